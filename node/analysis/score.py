@@ -1,0 +1,97 @@
+"""The 0-10 cement distribution score of the spec, computed from 3-D masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from node.analysis.frame import BodyFrame, voxel_centers_mm
+from node.analysis.types import Score
+
+_LEFT, _POSTERIOR, _SUPERIOR = 0, 1, 2
+
+
+def distribution_score(
+    body_mask: npt.NDArray[np.bool_],
+    cement_mask: npt.NDArray[np.bool_],
+    affine: npt.NDArray[np.float64],
+    frame: BodyFrame,
+    *,
+    zone_fill_fraction: float = 0.5,
+) -> Score:
+    """Coronal, sagittal and axial score of the cement inside one body.
+
+    Parameters
+    ----------
+    body_mask, cement_mask : (slices, rows, columns) bool
+        The vertebral body and the cement (only cement inside the body counts).
+    affine : (4, 4) float
+        Maps array indices to patient LPS, mm.
+    frame : BodyFrame
+        The body's frame (``node.analysis.frame.body_frame``).
+    zone_fill_fraction : float
+        A zone counts when cement covers at least this fraction of the body in it.
+    """
+    step = frame.spacing_along(affine)
+    body = frame.coordinates(voxel_centers_mm(body_mask, affine))
+    cement = frame.coordinates(voxel_centers_mm(body_mask & cement_mask, affine))
+    lattice_origin = body.min(axis=0)
+    body_idx = np.rint((body - lattice_origin) / step).astype(np.int64)
+    cement_idx = np.rint((cement - lattice_origin) / step).astype(np.int64)
+    coronal = _projection_score(body_idx, cement_idx, along=_LEFT, through=_POSTERIOR,
+                                fraction=zone_fill_fraction)
+    sagittal = _projection_score(body_idx, cement_idx, along=_SUPERIOR, through=_LEFT,
+                                 fraction=zone_fill_fraction)
+    axial = _axial_score(body, cement, body_idx[:, _SUPERIOR], cement_idx[:, _SUPERIOR],
+                         fraction=zone_fill_fraction)
+    return Score(coronal=coronal, sagittal=sagittal, axial=axial)
+
+
+def _filled(cement_count: npt.NDArray[np.int64], body_count: npt.NDArray[np.int64],
+            fraction: float) -> int:
+    has_body = body_count > 0
+    return int(np.count_nonzero(has_body & (cement_count >= fraction * body_count - 1e-9)))
+
+
+def _projected_pixels(idx: npt.NDArray[np.int64], through: int) -> npt.NDArray[np.int64]:
+    """Unique 2-D pixels of a projection that drops axis ``through``."""
+    kept = [axis for axis in range(3) if axis != through]
+    if len(idx) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.unique(idx[:, kept], axis=0)
+
+
+def _projection_score(body_idx: npt.NDArray[np.int64], cement_idx: npt.NDArray[np.int64],
+                      *, along: int, through: int, fraction: float) -> int:
+    """Filled zones (0-3) of a radiograph-like projection, zones split along ``along``."""
+    column = [axis for axis in range(3) if axis != through].index(along)
+    body_px = _projected_pixels(body_idx, through)
+    cement_px = _projected_pixels(cement_idx, through)
+    lo = body_px[:, column].min() - 0.5
+    width = body_px[:, column].max() + 0.5 - lo
+
+    def zone(px: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return np.clip(np.floor(3 * (px[:, column] - lo) / width), 0, 2).astype(np.int64)
+
+    body_count = np.bincount(zone(body_px), minlength=3)
+    cement_count = np.bincount(zone(cement_px), minlength=3)
+    return _filled(cement_count, body_count, fraction)
+
+
+def _quadrant(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    left = coords[:, _LEFT] >= 0
+    posterior = coords[:, _POSTERIOR] >= 0
+    return (2 * left + posterior).astype(np.int64)
+
+
+def _axial_score(body: npt.NDArray[np.float64], cement: npt.NDArray[np.float64],
+                 body_slice: npt.NDArray[np.int64], cement_slice: npt.NDArray[np.int64],
+                 *, fraction: float) -> int:
+    """Highest number of filled quadrants over slices perpendicular to the superior axis."""
+    n_slices = int(body_slice.max()) + 1
+    body_count = np.zeros((n_slices, 4), dtype=np.int64)
+    cement_count = np.zeros((n_slices, 4), dtype=np.int64)
+    np.add.at(body_count, (body_slice, _quadrant(body)), 1)
+    np.add.at(cement_count, (cement_slice, _quadrant(cement)), 1)
+    filled = (body_count > 0) & (cement_count >= fraction * body_count - 1e-9)
+    return int(filled.sum(axis=1).max())

@@ -1,0 +1,1 @@
+"""The paper's cohort statistics and report (pure: tables in, tables and figures out)."""

@@ -1,0 +1,1 @@
+"""Series completion, the analysis job queue, workers and the result outbox."""

@@ -1,0 +1,1 @@
+"""Synthetic postoperative spine CTs with exact ground truth (``vfnode phantom``)."""

@@ -1,0 +1,1 @@
+"""The case registry (SQLAlchemy): every analysed series, its results and clinical data."""

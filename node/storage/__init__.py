@@ -1,0 +1,1 @@
+"""Durable storage of accepted instances (the spool)."""
