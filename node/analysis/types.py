@@ -243,3 +243,43 @@ class SeriesResult:
 def params_dict(params: Parameters) -> dict[str, Any]:
     """Every threshold, including those the record does not list (for provenance)."""
     return asdict(params)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Analysis:
+    """A series result together with the masks it was measured on (for SEG/SR/key images).
+
+    Attributes
+    ----------
+    result : SeriesResult
+        The result record.
+    affine : (4, 4) float
+        Maps (slice, row, column, 1) array indices to patient LPS, mm.
+    slice_sop_instance_uids : tuple of str
+        SOP Instance UID of the CT image at each index along axis 0 of the masks.
+    body_labels : (slices, rows, columns) int16
+        ``i`` marks the vertebral body of ``result.levels[i - 1]``; 0 elsewhere.
+    cement : (slices, rows, columns) bool
+        All cement found (inside bodies and outside).
+    extravertebral_labels : (slices, rows, columns) int16
+        ``i`` marks extravertebral cement attributed to ``result.levels[i - 1]``.
+    leak_sites : (slices, rows, columns) uint8
+        Location of extravertebral cement: 0 none, then ``LEAK_SITE_CODES``.
+    """
+
+    result: SeriesResult
+    affine: Any
+    slice_sop_instance_uids: tuple[str, ...]
+    body_labels: Any
+    cement: Any
+    extravertebral_labels: Any
+    leak_sites: Any
+
+
+# Integer codes of LeakSite in label volumes (truth_masks.npz, Analysis.leak_sites).
+LEAK_SITE_CODES: dict[LeakSite, int] = {
+    LeakSite.DISC: 1,
+    LeakSite.CANAL: 2,
+    LeakSite.NEEDLE_TRACT: 3,
+    LeakSite.PARAVERTEBRAL: 4,
+}
