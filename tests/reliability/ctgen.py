@@ -43,6 +43,7 @@ def ct_dataset(*, study_uid: str, series_uid: str, frame_uid: str, index: int,
     ds.StudyDate = "20240101"
     ds.StudyTime = "120000"
     ds.AccessionNumber = "A1"
+    ds.StudyDescription = "CT spine test"
     ds.ReferringPhysicianName = ""
     ds.StudyID = "1"
     ds.Modality = "CT"
@@ -78,8 +79,13 @@ def write_ct_series(out: Path, *, slices: int = 5, size: int = 64, seed: int = 0
     out.mkdir(parents=True, exist_ok=True)
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
     sops, paths = [], []
+    yy, xx = np.mgrid[0:size, 0:size] / size - 0.5
+    body = (xx / 0.45) ** 2 + (yy / 0.35) ** 2 < 1.0
+    bone = (xx / 0.12) ** 2 + ((yy - 0.12) / 0.1) ** 2 < 1.0
     for index in range(slices):
-        pixels = rng.integers(0, 2000, size=(size, size), dtype=np.int16)
+        # Stored values, intercept -1024: air 0, soft tissue ~1064, bone ~1724, some noise.
+        pixels = np.where(body, 1064, 0) + np.where(bone, 660, 0)
+        pixels = (pixels + rng.normal(0, 15, size=(size, size))).clip(0, 4095).astype(np.int16)
         ds = ct_dataset(study_uid=study, series_uid=series, frame_uid=frame, index=index,
                         pixels=pixels, patient_id=patient_id)
         path = out / f"ct_{index:04d}.dcm"

@@ -1,0 +1,1 @@
+"""The OHIF web viewer over Orthanc on loopback: bundle, same-origin server and proxy."""
