@@ -110,7 +110,8 @@ def request_move(source: Destination, study_uid: str, *, calling_ae: str,
             assoc.release()
     if final is None:
         raise MoveError(f"{source.ae_title} must answer the C-MOVE of study {study_uid} with a "
-                        "final status. Found none (timeout or association lost).")
+                        "final status. Found none (the PACS aborted, timed out or lost the "
+                        "association; is this AE allowed to move?).")
     return MoveResult(int(final.Status),
                       int(final.get("NumberOfCompletedSuboperations", 0) or 0),
                       int(final.get("NumberOfFailedSuboperations", 0) or 0),

@@ -56,10 +56,10 @@ def test_fetch_moves_the_study_to_the_node_ae(tmp_path: Path,
 
 def test_fetch_refused_by_unknown_pacs_says_why(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    peer = start_orthanc(tmp_path / "orthanc")  # knows no modality: C-MOVE association refused
+    peer = start_orthanc(tmp_path / "orthanc")  # knows no modality: Orthanc aborts the C-MOVE
     try:
         code = main(["fetch", "1.2.3", "--from", peer.address])
     finally:
         peer.stop()
     assert code == 1
-    assert "must accept an association" in capsys.readouterr().err
+    assert "must answer the C-MOVE of study 1.2.3" in capsys.readouterr().err
