@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 # Each module has ``register(subparsers)``; its parsers set ``func(args, settings) -> int``.
 COMMAND_MODULES = [
     "node.cli.phantom",
+    "node.cli.fetch",
 ]
 
 
