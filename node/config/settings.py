@@ -20,6 +20,9 @@ class NetSettings:
     # Optional "AE=host" pairs: the AE is only accepted from that address.
     allowed_hosts: list[str] = field(default_factory=list)
     max_associations: int = 8
+    # Processes receiving on the shared port: one pynetdicom process tops out at about
+    # 1.3x its one-association rate however many associations arrive (GIL).
+    receivers: int = 2
     acse_timeout_s: float = 30.0
     dimse_timeout_s: float = 30.0
     network_timeout_s: float = 60.0
@@ -34,6 +37,8 @@ class NetSettings:
             raise ValueError(f'ae_title must have 1..16 characters. Found "{self.ae_title}".')
         if self.max_associations < 1:
             raise ValueError(f"max_associations must be >= 1. Found {self.max_associations}.")
+        if self.receivers < 1:
+            raise ValueError(f"receivers must be >= 1. Found {self.receivers}.")
 
 
 @dataclass(frozen=True, slots=True)
