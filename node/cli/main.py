@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 # Each module has ``register(subparsers)``; its parsers set ``func(args, settings) -> int``.
 COMMAND_MODULES = [
+    "node.cli.serve",
+    "node.cli.net",
     "node.cli.phantom",
     "node.cli.fetch",
 ]
