@@ -1,0 +1,144 @@
+"""Cement (spec: "Masks", cement) and metal that must not be counted as cement.
+
+Cement is every voxel at or above ``cement_hu_min``. Objects above ``metal_hu_min`` that
+are not shaped like cement are set apart as metal: a pedicle screw is a straight, solid
+rod whose core is above 3000 HU along its whole length, while injected cement is a
+rounded, irregular mass (or a thin streak that partial volume keeps below 3000 HU).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from node.analysis.types import Parameters
+
+logger = logging.getLogger(__name__)
+
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+# A screw core is a rod: its length is several times its width.
+METAL_MIN_ELONGATION = 3.0
+METAL_MIN_LENGTH_MM = 12.0
+METAL_MIN_CORE_FRACTION = 0.3
+# Isolated specks below this volume are noise or streak, not cement.
+MIN_COMPONENT_MM3 = 1.0
+# Cement pieces large enough to seed the search for a treated body; their core is dense
+# like injected PMMA (dense cortical bone reaches 1000 HU at fine voxels, not this).
+MIN_SEED_ML = 0.03
+SEED_CORE_HU = 1800
+# Scanners clip cement at 3071 HU; values beyond come from metal on an extended scale.
+EXTENDED_SCALE_HU = 3100
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CementFinding:
+    """Cement and metal of one volume.
+
+    Attributes
+    ----------
+    mask : (slices, rows, columns) bool
+        Cement, metal removed.
+    metal : (slices, rows, columns) bool
+        Objects taken for metal (not counted as cement).
+    seeds : list of (3,) float
+        A deep point (voxel index) of each cement piece large enough to hold a treated
+        body, largest piece first.
+    """
+
+    mask: BoolArray
+    metal: BoolArray
+    seeds: list[FloatArray]
+
+    @property
+    def metal_found(self) -> bool:
+        return bool(self.metal.any())
+
+
+def find_cement(hu: npt.NDArray[np.int16], affine: FloatArray,
+                params: Parameters) -> CementFinding:
+    """Threshold cement, set metal apart and pick one seed per large cement piece.
+
+    Parameters
+    ----------
+    hu : (slices, rows, columns) int16
+        CT volume, HU.
+    affine : (4, 4) float
+        Index to patient LPS, mm.
+    params : Parameters
+        ``cement_hu_min`` and ``metal_hu_min``.
+    """
+    mask = np.zeros(hu.shape, dtype=bool)
+    metal = np.zeros(hu.shape, dtype=bool)
+    box = _bright_box(hu, params.cement_hu_min)
+    if box is None:
+        return CementFinding(mask=mask, metal=metal, seeds=[])
+    sub = hu[box]
+    bright = sub >= params.cement_hu_min
+    labels, _n = ndimage.label(bright, structure=np.ones((3, 3, 3), dtype=bool))
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
+    offset = np.array([s.start for s in box], dtype=np.float64)
+    pieces: list[tuple[float, FloatArray]] = []
+    for k, where in enumerate(ndimage.find_objects(labels), start=1):
+        if where is None:
+            continue
+        comp = labels[where] == k
+        count = int(np.count_nonzero(comp))
+        if count * voxel_mm3 < MIN_COMPONENT_MM3:
+            continue
+        target = metal if _is_metal(comp, sub[where], spacing, params) else mask
+        full = tuple(slice(b.start + w.start, b.start + w.stop) for b, w in zip(box, where,
+                                                                              strict=True))
+        target[full] |= comp
+        dense = bool(np.any(sub[where][comp] >= SEED_CORE_HU))
+        if target is mask and dense and count * voxel_mm3 / 1000.0 >= MIN_SEED_ML:
+            pieces.append((count * voxel_mm3, offset + _deepest(comp, spacing, where)))
+    if metal.any():
+        logger.info("metal suspected: %d voxels set apart from cement",
+                    int(np.count_nonzero(metal)))
+    pieces.sort(key=lambda piece: -piece[0])
+    return CementFinding(mask=mask, metal=metal, seeds=[seed for _, seed in pieces])
+
+
+def _bright_box(hu: npt.NDArray[np.int16], level: float) -> tuple[slice, slice, slice] | None:
+    """Bounding box of the voxels at or above ``level`` (cheap projections, no labelling)."""
+    bright = hu >= level
+    slices = np.flatnonzero(bright.any(axis=(1, 2)))
+    if slices.size == 0:
+        return None
+    sub = bright[slices[0]:slices[-1] + 1]
+    rows = np.flatnonzero(sub.any(axis=(0, 2)))
+    cols = np.flatnonzero(sub.any(axis=(0, 1)))
+    return (slice(int(slices[0]), int(slices[-1]) + 1), slice(int(rows[0]), int(rows[-1]) + 1),
+            slice(int(cols[0]), int(cols[-1]) + 1))
+
+
+def _is_metal(comp: BoolArray, values: npt.NDArray[np.int16], spacing: FloatArray,
+              params: Parameters) -> bool:
+    """A solid, straight rod above ``metal_hu_min`` (a screw), or anything beyond the
+    3071 HU that scanners clip cement at."""
+    if int(values[comp].max()) > EXTENDED_SCALE_HU:
+        return True
+    core = comp & (values >= params.metal_hu_min)
+    n_core = int(np.count_nonzero(core))
+    if n_core < 10 or n_core < METAL_MIN_CORE_FRACTION * np.count_nonzero(comp):
+        return False
+    pts = np.argwhere(core) * spacing
+    eig = np.sort(np.linalg.eigvalsh(np.cov(pts.T)))[::-1]
+    length = float(np.sqrt(12.0 * max(eig[0], 0.0)))  # extent of a uniform rod
+    width = float(np.sqrt(12.0 * max(eig[1], 1e-6)))
+    return length >= METAL_MIN_LENGTH_MM and length / max(width, 1e-3) >= METAL_MIN_ELONGATION
+
+
+def _deepest(comp: BoolArray, spacing: FloatArray,
+             where: tuple[slice, ...]) -> FloatArray:
+    """Index (in the labelled box) of the point of ``comp`` farthest from its surface."""
+    depth = ndimage.distance_transform_edt(np.pad(comp, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
+    local = np.unravel_index(int(np.argmax(depth)), comp.shape)
+    return np.array([w.start + i for w, i in zip(where, local, strict=True)], dtype=np.float64)
