@@ -80,12 +80,9 @@ def _associate(ae: AE, dest: Destination, ssl_context: ssl.SSLContext | None) ->
     tls_args = (ssl_context, "") if ssl_context is not None else None
     assoc = ae.associate(dest.host, dest.port, ae_title=dest.ae_title, tls_args=tls_args)
     if not assoc.is_established:
-        if assoc.is_rejected:
-            why = "rejected the association"
-        elif assoc.is_aborted:
-            why = "aborted the association"
-        else:
-            why = "could not be reached"
+        # pynetdicom reports a refused TCP connection as an abort too.
+        why = ("rejected the association" if assoc.is_rejected else
+               "could not be reached (connection refused, timed out or aborted)")
         raise AssociationError(f"{dest.ae_title}@{dest.host}:{dest.port} {why}")
     sock = assoc.dul.socket.socket if assoc.dul.socket is not None else None
     if sock is not None:
