@@ -479,7 +479,8 @@ def _body_from_mask(mask: BoolArray, box: tuple[slice, slice, slice], affine: Fl
     pts_l = _extent_along(mask, local, frame.origin, frame.left)
     touches = _touches_edge(mask, box, shape)
     return Body(mask=mask, box=box, box_affine=local, centre_mm=frame.origin,
-                superior=frame.superior, posterior=frame.posterior, left=frame.left, posterior_wall_mm=wall_mm,
+                superior=frame.superior, posterior=frame.posterior, left=frame.left,
+                posterior_wall_mm=wall_mm,
                 half_width_mm=pts_l, touches_fov_edge=touches)
 
 

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "node.cli.net",
     "node.cli.phantom",
     "node.cli.fetch",
+    "node.cli.analyze",
     "node.cli.registry", "node.cli.cases", "node.cli.cohort", "node.cli.export",
 ]
 
