@@ -8,7 +8,7 @@ import datetime as dt
 from rich.console import Console
 from rich.table import Table
 
-from node.cli.registry import add_where, conditions, open_registry
+from node.cli.registry import add_where, conditions, make_console, open_registry
 from node.config import Settings
 from node.errors import VfnodeError
 from node.registry.cases import CaseRow
@@ -78,12 +78,12 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
             "yes" if r.leakage else "no",
             "" if r.bmd_t_score is None else f"{r.bmd_t_score:.1f}",
             "above" if r.vf_pct >= cutoff else "below")
-    Console().print(table)
+    make_console().print(table)
     return 0
 
 
 def run_show(args: argparse.Namespace, settings: Settings) -> int:
-    console = Console()
+    console = make_console()
     with open_registry(settings) as registry:
         try:
             detail = registry.analysis(args.analysis_id)

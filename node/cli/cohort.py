@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from node import __version__
-from node.cli.registry import add_where, open_registry, selected_cases
+from node.cli.registry import add_where, make_console, open_registry, selected_cases
 from node.cohort.render import fmt, fmt_p, write_report
 from node.cohort.report import N_BOOT, SEED, build_report, check_size, cutoff_table, table3
 from node.config import Settings
@@ -40,7 +39,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def run_report(args: argparse.Namespace, settings: Settings) -> int:
-    console = Console()
+    console = make_console()
     started = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("cohort report", total=4)
@@ -71,7 +70,7 @@ def run_cutoff(args: argparse.Namespace, settings: Settings) -> int:
     check_size(cases)
     vf = np.array([c.vf_pct for c in cases])
     group_b = np.array([c.group_b for c in cases])
-    with Console().status("bootstrapping the cut-off"):
+    with make_console().status("bootstrapping the cut-off"):
         t4 = cutoff_table(vf, group_b, configured=configured, n_boot=args.bootstrap,
                           seed=args.seed)
     roc = next(r.roc for r in table3(cases) if r.factor == "VF%")
@@ -84,7 +83,7 @@ def run_cutoff(args: argparse.Namespace, settings: Settings) -> int:
                   fmt(t4.optimal.sensitivity), fmt(t4.optimal.specificity))
     table.add_row("configured (analysis.vf_cutoff_pct)", fmt(configured, 2), "",
                   fmt(t4.configured_sensitivity), fmt(t4.configured_specificity))
-    console = Console()
+    console = make_console()
     console.print(table)
     if roc is not None:
         console.print(f"AUC of VF% {fmt(roc.auc)} (95% CI {fmt(roc.ci_low)}–"

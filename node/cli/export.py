@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import Progress
 
-from node.cli.registry import add_where, open_registry, selected_cases
+from node.cli.registry import add_where, make_console, open_registry, selected_cases
 from node.config import Settings
 from node.registry.deidentify import Deidentifier
 from node.registry.export import FORMATS, export_records, write_records
@@ -28,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
     deidentifier = Deidentifier(settings.registry.site_secret) if args.deidentify else None
-    console = Console()
+    console = make_console()
     with open_registry(settings) as registry:
         rows = selected_cases(registry, args)
         with Progress(console=console, transient=True) as progress:

@@ -6,6 +6,7 @@ Also holds what the other registry commands share (opening the registry, ``--whe
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -17,6 +18,11 @@ from node.errors import VfnodeError
 from node.registry import ClinicalImportError, Registry
 from node.registry.cases import CaseRow
 from node.registry.filters import KEYS, Condition, apply, parse_condition
+
+
+def make_console() -> Console:
+    """A console on stdout; 160 columns wide when stdout is not a terminal (pipes, logs)."""
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def open_registry(settings: Settings) -> Registry:
@@ -63,12 +69,12 @@ def _safe_url(url: str) -> str:
 
 def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     with open_registry(settings) as registry:
-        Console().print(f"registry {_safe_url(registry.url)} at revision {registry.revision}")
+        make_console().print(f"registry {_safe_url(registry.url)} at revision {registry.revision}")
     return 0
 
 
 def run_info(args: argparse.Namespace, settings: Settings) -> int:
-    console = Console()
+    console = make_console()
     with open_registry(settings) as registry:
         current = registry.cases()
         every = registry.cases(include_superseded=True)
@@ -89,7 +95,7 @@ def run_info(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_import_clinical(args: argparse.Namespace, settings: Settings) -> int:
-    console = Console()
+    console = make_console()
     path: Path = args.file
     if not path.is_file():
         raise VfnodeError(f'The clinical file must exist. Found no file at "{path}".')

@@ -24,7 +24,7 @@ def roc_figure(report: CohortReport, path: Path) -> Path:
     for row in sorted(report.table3, key=lambda r: r.factor != "VF%"):
         if row.roc is None:
             continue
-        ax.step(row.roc.fpr, row.roc.tpr, where="post", lw=1.8, color=COLOURS[row.factor],
+        ax.plot(row.roc.fpr, row.roc.tpr, lw=1.8, color=COLOURS[row.factor],
                 label=f"{row.factor}  (AUC {row.roc.auc:.3f})")
     cut = report.table4.optimal
     ax.plot(1 - cut.specificity, cut.sensitivity, "o", ms=7, mfc="white", mew=1.8,

@@ -23,6 +23,7 @@ CSS = """
 body { font-family: "Times New Roman", Georgia, serif; color: #111; max-width: 980px;
        margin: 24px auto; padding: 0 16px; line-height: 1.35; }
 h1 { font-size: 22px; margin-bottom: 4px; } .meta { color: #555; font-size: 13px; }
+p, li { font-size: 14px; } h2 { font-size: 16px; margin-top: 26px; }
 table { border-collapse: collapse; margin: 6px 0 4px 0; font-size: 14px; min-width: 62%; }
 caption { text-align: left; font-size: 14px; padding-bottom: 6px; }
 caption b { margin-right: 6px; }
@@ -257,7 +258,7 @@ def html_report(report: CohortReport, context: Mapping[str, str]) -> str:
 <figcaption><b>Fig. 1</b> ROC curves of BMD and VF% for extensive distribution (group B).
 The circle marks the Youden-optimal VF% cut-off.</figcaption></figure>
 {table4_html(report)}
-<h2 style="font-size:16px">Relationship between cement distribution score and VF%</h2>
+<h2>Relationship between cement distribution score and VF%</h2>
 <p id="spearman">Spearman correlation of the distribution score with VF%:
 r = {fmt(sp.rho)}, {p_text} (n = {sp.n}); |r| &gt; 0.7 is read as a strong correlation.</p>
 <figure><img src="fig_scatter.png" width="560" alt="Score against VF%">
