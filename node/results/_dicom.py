@@ -50,3 +50,18 @@ def series_description(kind: str, source: Dataset) -> str:
     if number is not None and str(number) != "":
         text += f" (CT series {number})"
     return text[:64]
+
+
+def stamp(dataset: Dataset, moment: datetime) -> None:
+    """Set the creation (and capture) date and time to ``moment``, not to "now".
+
+    highdicom stamps the wall clock; with a fixed ``moment`` the same result gives the
+    same bytes.
+    """
+    date, time = dicom_date_time(moment)
+    dataset.InstanceCreationDate, dataset.InstanceCreationTime = date, time
+    if "DateOfSecondaryCapture" in dataset:
+        dataset.DateOfSecondaryCapture, dataset.TimeOfSecondaryCapture = date, time
+    for item in dataset.get("ContributingEquipmentSequence", []):
+        if "ContributionDateTime" in item:
+            item.ContributionDateTime = moment.strftime("%Y%m%d%H%M%S")

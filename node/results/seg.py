@@ -14,9 +14,9 @@ from pydicom.sr.coding import Code
 
 from node.analysis.types import params_dict
 from node.results import codes as vf_codes
-from node.results._dicom import copy_patient_study, dicom_date_time, series_description
+from node.results._dicom import copy_patient_study, dicom_date_time, series_description, stamp
 from node.results.context import ResultContext, Vertebra
-from node.results.uids import Kind
+from node.results.uids import Kind, derive_uid
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,15 @@ def _description(plan: SegmentPlan,
     )
 
 
+def _stable_dimension_organization(seg: hd.seg.Segmentation) -> None:
+    """Replace highdicom's random Dimension Organization UID by one derived from the SEG."""
+    uid = derive_uid(str(seg.SOPInstanceUID), "dimension-organization")
+    for item in seg.DimensionOrganizationSequence:
+        item.DimensionOrganizationUID = uid
+    for item in seg.DimensionIndexSequence:
+        item.DimensionOrganizationUID = uid
+
+
 def build_seg(context: ResultContext, plans: list[SegmentPlan], *,
               series_number: int) -> hd.seg.Segmentation:
     """The BINARY Segmentation of the planned segments, only frames that hold something.
@@ -157,6 +166,8 @@ def build_seg(context: ResultContext, plans: list[SegmentPlan], *,
         institution_name=context.device.institution_name,
     )
     copy_patient_study(source, seg)
+    stamp(seg, context.created)
+    _stable_dimension_organization(seg)
     logger.info("built seg sop=%s segments=%d frames=%d", seg.SOPInstanceUID, len(plans),
                 int(seg.NumberOfFrames))
     return seg

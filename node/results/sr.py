@@ -22,7 +22,7 @@ from pydicom.sr.coding import Code
 from node.analysis.types import Flag, LeakSite
 from node.results import _geometry
 from node.results import codes as vf_codes
-from node.results._dicom import copy_patient_study, dicom_date_time, series_description
+from node.results._dicom import copy_patient_study, dicom_date_time, series_description, stamp
 from node.results.context import ResultContext, Vertebra
 from node.results.seg import Role, SegmentPlan
 from node.results.uids import Kind
@@ -248,6 +248,7 @@ def _document(context: ResultContext, report: hd.sr.MeasurementReport, evidence:
         series_time=content_time,
     )
     copy_patient_study(source, sr)
+    stamp(sr, context.created)
     logger.info("built sr sop=%s levels=%d predecessor=%s", sr.SOPInstanceUID,
                 len(context.vertebrae), previous_sr.SOPInstanceUID if previous_sr else None)
     return sr

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from pydicom import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from node.results._dicom import copy_patient_study, dicom_date_time, series_description
+from node.results._dicom import copy_patient_study, dicom_date_time, series_description, stamp
 from node.results._summary_text import summary_lines
 from node.results.context import ResultContext, Vertebra
 from node.results.seg import BODY_COLOURS, CEMENT_COLOUR, EXTRAVERTEBRAL_COLOUR
@@ -227,6 +227,7 @@ def build_summary(context: ResultContext, *, series_number: int) -> hd.sc.SCImag
         institution_name=context.device.institution_name,
     )
     copy_patient_study(source, image)
+    stamp(image, context.created)
     image.BurnedInAnnotation = "NO"  # numbers and findings only, no patient identity
     image.ImageLaterality = "U"  # the spine is unpaired
     if source.get("BodyPartExamined"):

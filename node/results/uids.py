@@ -8,19 +8,18 @@
 * Tracking UIDs depend on the CT series and the vertebra (its level, else its rank),
   so one vertebra keeps its tracking UID across re-analyses.
 
-All are ``2.25.`` UIDs made by pydicom from a SHA-512 of their sources.
+All are ``2.25.`` UIDs of name-based (SHA-1, version 5) UUIDs of their sources.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-
-from pydicom.uid import generate_uid
 
 from node.analysis.types import SeriesResult
 
@@ -33,9 +32,14 @@ class Kind(StrEnum):
     SUMMARY = "summary"
 
 
+# Namespace of vfnode's name-based UUIDs (RFC 4122 version 5).
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/vfnode/vfnode/results")
+
+
 def derive_uid(*parts: str) -> str:
-    """A ``2.25.`` UID that depends only on ``parts``."""
-    return str(generate_uid(prefix=None, entropy_srcs=["vfnode", *parts]))
+    """A ``2.25.`` UID (ISO/IEC 9834-8: a UUID as integer) that depends only on ``parts``."""
+    name = "\x1f".join(parts)
+    return f"2.25.{uuid.uuid5(NAMESPACE, name).int}"
 
 
 def content_digest(result: SeriesResult, *, slice_uids: Sequence[str],
