@@ -97,7 +97,7 @@ def test_refused_inputs_say_what_must_hold() -> None:
     empty = np.zeros_like(np.asarray(analysis.body_labels))
     with pytest.raises(ValueError, match="Found none labelled 1 \\(L1\\)"):
         build_results(dataclasses.replace(analysis, body_labels=empty), sources)
-    with pytest.raises(ValueError, match='Device "serial_number" must have 1..64 characters'):
+    with pytest.raises(ValueError, match=r'Device "serial_number" must have 1\.\.64 characters'):
         Device(serial_number="")
 
 
