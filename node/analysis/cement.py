@@ -1,9 +1,15 @@
 """Cement (spec: "Masks", cement) and metal that must not be counted as cement.
 
-Cement is every voxel at or above ``cement_hu_min``. Objects above ``metal_hu_min`` that
-are not shaped like cement are set apart as metal: a pedicle screw is a straight, solid
-rod whose core is above 3000 HU along its whole length, while injected cement is a
-rounded, irregular mass (or a thin streak that partial volume keeps below 3000 HU).
+Cement is every voxel at or above ``cement_hu_min``. The scanner's blur spreads a cement
+edge over a voxel or two, and at 1000 HU the edge of a 2000-3000 HU mass lies outside the
+object's true surface: on phantoms with exact ground truth this inflates CDV by 5-15 %. So
+the mask is cut where a voxel is half cement: at ``max(cement_hu_min, (core + marrow)/2)``
+with ``core`` the HU of the inside of the cement masses of this scan (partial-volume
+half-level; every voxel counted is still >= ``cement_hu_min``). Objects above
+``metal_hu_min`` that are not shaped like cement are set apart as metal: a pedicle screw
+is a straight, solid rod whose core is above 3000 HU along its whole length, while
+injected cement is a rounded, irregular mass (or a thin streak that partial volume keeps
+below 3000 HU).
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ MIN_COMPONENT_MM3 = 1.0
 # like injected PMMA (dense cortical bone reaches 1000 HU at fine voxels, not this).
 MIN_SEED_ML = 0.03
 SEED_CORE_HU = 1800
+# HU of what surrounds cement (marrow, soft tissue) for the half-level, and the fewest
+# inner voxels that make a reliable estimate of the cement's own HU.
+SURROUNDINGS_HU = 100.0
+MIN_CORE_VOXELS = 30
 # Scanners clip cement at 3071 HU; values beyond come from metal on an extended scale.
 EXTENDED_SCALE_HU = 3100
 
@@ -44,6 +54,8 @@ class CementFinding:
     ----------
     mask : (slices, rows, columns) bool
         Cement, metal removed.
+    level_hu : float
+        The HU level the cement mask was cut at (partial-volume half-level).
     metal : (slices, rows, columns) bool
         Objects taken for metal (not counted as cement).
     seeds : list of (3,) float
@@ -54,6 +66,7 @@ class CementFinding:
     mask: BoolArray
     metal: BoolArray
     seeds: list[FloatArray]
+    level_hu: float = 1000.0
 
     @property
     def metal_found(self) -> bool:
@@ -102,8 +115,22 @@ def find_cement(hu: npt.NDArray[np.int16], affine: FloatArray,
     if metal.any():
         logger.info("metal suspected: %d voxels set apart from cement",
                     int(np.count_nonzero(metal)))
+    level = half_level(sub, mask[box], params)
+    mask[box] &= sub >= level
     pieces.sort(key=lambda piece: -piece[0])
-    return CementFinding(mask=mask, metal=metal, seeds=[seed for _, seed in pieces])
+    return CementFinding(mask=mask, metal=metal, seeds=[seed for _, seed in pieces],
+                         level_hu=level)
+
+
+def half_level(values: npt.NDArray[np.int16], cement: BoolArray, params: Parameters) -> float:
+    """HU where a voxel is half cement: mid-way between the cement's core and marrow."""
+    inner = ndimage.binary_erosion(cement, iterations=2)
+    if np.count_nonzero(inner) < MIN_CORE_VOXELS:
+        inner = ndimage.binary_erosion(cement, iterations=1)
+    if np.count_nonzero(inner) < MIN_CORE_VOXELS:
+        return float(params.cement_hu_min)
+    core = float(np.median(values[inner]))
+    return max(float(params.cement_hu_min), 0.5 * (core + SURROUNDINGS_HU))
 
 
 def _bright_box(hu: npt.NDArray[np.int16], level: float) -> tuple[slice, slice, slice] | None:
