@@ -15,7 +15,7 @@ from node.results.context import Device, ResultContext
 from node.results.seg import build_seg, plan_segments
 from node.results.sr import build_sr
 from node.results.summary import build_summary
-from node.results.uids import ResultUIDs, content_digest
+from node.results.uids import Kind, ResultUIDs, content_digest
 
 logger = logging.getLogger(__name__)
 
@@ -23,24 +23,47 @@ logger = logging.getLogger(__name__)
 SR_OFFSET, SEG_OFFSET, SUMMARY_OFFSET = 0, 1, 2
 
 
-def _version(previous_sr: Dataset | None) -> int:
-    if previous_sr is None:
-        return 1
-    return int(previous_sr.get("InstanceNumber", 0) or 0) + 1
+def _earlier_uid(previous_sr: Dataset) -> str | None:
+    """The SOP Instance UID the previous SR itself superseded, if any."""
+    for study in previous_sr.get("PredecessorDocumentsSequence", []):
+        for series in study.get("ReferencedSeriesSequence", []):
+            for reference in series.get("ReferencedSOPSequence", []):
+                return str(reference.ReferencedSOPInstanceUID)
+    return None
 
 
 def make_context(analysis: Analysis, source_datasets: Sequence[Dataset], *, device: Device,
                  options: dict[str, object], previous_sr: Dataset | None = None,
                  created: datetime | None = None) -> ResultContext:
-    """Order the sources, derive the UIDs and check the geometry (shared by every builder)."""
+    """Order the sources, derive the UIDs and check the geometry (shared by every builder).
+
+    A ``previous_sr`` that already holds this very result (same digest) is not
+    superseded: the objects are rebuilt with its UIDs and its own predecessor.
+    """
     sources = _geometry.order_sources(source_datasets, analysis.slice_sop_instance_uids)
-    predecessor = str(previous_sr.SOPInstanceUID) if previous_sr is not None else None
-    digest = content_digest(analysis.result, slice_uids=analysis.slice_sop_instance_uids,
-                            options={**options, "device": device.to_json()},
-                            predecessor_uid=predecessor)
-    uids = ResultUIDs(source_series_uid=analysis.result.series_instance_uid, digest=digest)
+    series_uid = analysis.result.series_instance_uid
+    all_options = {**options, "device": device.to_json()}
+
+    def uids_after(predecessor: str | None) -> ResultUIDs:
+        digest = content_digest(analysis.result, slice_uids=analysis.slice_sop_instance_uids,
+                                options=all_options, predecessor_uid=predecessor)
+        return ResultUIDs(source_series_uid=series_uid, digest=digest)
+
+    version, kept = 1, None
+    uids = uids_after(None)
+    if previous_sr is not None:
+        earlier = _earlier_uid(previous_sr)
+        same = uids_after(earlier)
+        version = int(previous_sr.get("InstanceNumber") or 0)
+        if same.instance(Kind.SR) == previous_sr.SOPInstanceUID:
+            uids, kept = same, previous_sr.get("PredecessorDocumentsSequence")
+            previous_sr = None
+            logger.info("previous sr holds the same result: rebuilt, not superseded")
+        else:
+            uids, version = uids_after(str(previous_sr.SOPInstanceUID)), version + 1
     return ResultContext(analysis=analysis, sources=sources, uids=uids, device=device,
-                         created=created or datetime.now(), version=_version(previous_sr))
+                         created=created or datetime.now(), version=max(version, 1),
+                         previous_sr=previous_sr, kept_predecessors=kept)
 
 
 def build_results(
@@ -99,8 +122,7 @@ def build_results(
     if sr:
         out.append(build_sr(context, series_number=series_number_base + SR_OFFSET,
                             seg=seg_ds if volumetric_sr_groups else None,
-                            segments=plans if volumetric_sr_groups else (),
-                            previous_sr=previous_sr))
+                            segments=plans if volumetric_sr_groups else ()))
     if summary_image:
         out.append(build_summary(context, series_number=series_number_base + SUMMARY_OFFSET))
     return out

@@ -9,6 +9,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 from pydicom import Dataset
+from pydicom.sequence import Sequence
 
 from node.analysis.types import Analysis, LevelResult
 from node.results import _geometry
@@ -82,6 +83,11 @@ class ResultContext:
         Content date and time of every object.
     version : int
         Instance Number: 1, or the superseded SR's plus one.
+    previous_sr : Dataset, optional
+        The SR the new SR supersedes (Predecessor Documents Sequence).
+    kept_predecessors : Sequence, optional
+        When the previous SR holds this very result, its own Predecessor Documents
+        Sequence: the SR is rebuilt as it was instead of superseding itself.
     """
 
     analysis: Analysis
@@ -90,6 +96,8 @@ class ResultContext:
     device: Device
     created: datetime
     version: int = 1
+    previous_sr: Dataset | None = None
+    kept_predecessors: Sequence | None = None
     vertebrae: list[Vertebra] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -10,6 +10,7 @@ group over the whole middle slice that says so.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 
@@ -199,9 +200,11 @@ def _observation_context(context: ResultContext) -> hd.sr.ObservationContext:
 
 
 def build_sr(context: ResultContext, *, series_number: int, seg: Dataset | None = None,
-             segments: Sequence[SegmentPlan] = (),
-             previous_sr: Dataset | None = None) -> hd.sr.Comprehensive3DSR:
-    """The Measurement Report; with ``seg`` also TID 1411 groups for ``segments``."""
+             segments: Sequence[SegmentPlan] = ()) -> hd.sr.Comprehensive3DSR:
+    """The Measurement Report; with ``seg`` also TID 1411 groups for ``segments``.
+
+    It supersedes ``context.previous_sr`` when there is one.
+    """
     groups: list[Group] = []
     for vertebra in context.vertebrae:
         groups.extend(vertebra_groups(context, vertebra))
@@ -218,11 +221,12 @@ def build_sr(context: ResultContext, *, series_number: int, seg: Dataset | None 
         imaging_measurements=groups,
         referenced_images=list(key_images.values()) or [context.sources[len(context.sources) // 2]],
     )
-    return _document(context, report, evidence, series_number, previous_sr)
+    return _document(context, report, evidence, series_number)
 
 
 def _document(context: ResultContext, report: hd.sr.MeasurementReport, evidence: list[Dataset],
-              series_number: int, previous_sr: Dataset | None) -> hd.sr.Comprehensive3DSR:
+              series_number: int) -> hd.sr.Comprehensive3DSR:
+    previous_sr = context.previous_sr
     content_date, content_time = dicom_date_time(context.created)
     source = context.sources[0]
     sr = hd.sr.Comprehensive3DSR(
@@ -248,6 +252,9 @@ def _document(context: ResultContext, report: hd.sr.MeasurementReport, evidence:
         series_time=content_time,
     )
     copy_patient_study(source, sr)
+    if context.kept_predecessors is not None:
+        sr.PredecessorDocumentsSequence = [copy.deepcopy(item)
+                                           for item in context.kept_predecessors]
     stamp(sr, context.created)
     logger.info("built sr sop=%s levels=%d predecessor=%s", sr.SOPInstanceUID,
                 len(context.vertebrae), previous_sr.SOPInstanceUID if previous_sr else None)

@@ -42,8 +42,7 @@ def test_resending_the_same_result_keeps_every_uid() -> None:
 def test_a_changed_result_gets_new_instances_in_the_same_series() -> None:
     analysis, sources = make_case("two_levels")
     old = build_results(analysis, sources, created=CREATED)
-    result = dataclasses.replace(analysis.result, software_version="0.2.0")
-    new = build_results(dataclasses.replace(analysis, result=result), sources, created=CREATED)
+    new = build_results(reanalysed(analysis, "0.2.0"), sources, created=CREATED)
     for modality, (series, instance) in uids(old).items():
         assert uids(new)[modality][0] == series
         assert uids(new)[modality][1] != instance
@@ -51,14 +50,22 @@ def test_a_changed_result_gets_new_instances_in_the_same_series() -> None:
     assert tracking_uids(sr_old) == tracking_uids(sr_new)
 
 
-def test_a_new_sr_supersedes_the_previous_one() -> None:
-    analysis, sources = make_case("one_level")
-    (previous,) = build_results(analysis, sources, seg=False, summary_image=False,
-                                created=CREATED)
-    previous = strict_roundtrip(previous)
+def sr_only(analysis: Analysis, sources: list[pydicom.Dataset],
+            previous: pydicom.Dataset | None = None) -> pydicom.Dataset:
     (sr,) = build_results(analysis, sources, seg=False, summary_image=False,
                           previous_sr=previous, created=CREATED)
-    sr = strict_roundtrip(sr)
+    return strict_roundtrip(sr)
+
+
+def reanalysed(analysis: Analysis, version: str) -> Analysis:
+    return dataclasses.replace(analysis, result=dataclasses.replace(analysis.result,
+                                                                    software_version=version))
+
+
+def test_a_new_result_supersedes_the_previous_sr() -> None:
+    analysis, sources = make_case("one_level")
+    previous = sr_only(analysis, sources)
+    sr = sr_only(reanalysed(analysis, "0.2.0"), sources, previous)
     (study,) = sr.PredecessorDocumentsSequence
     assert study.StudyInstanceUID == previous.StudyInstanceUID
     (reference,) = study.ReferencedSeriesSequence[0].ReferencedSOPSequence
@@ -67,6 +74,21 @@ def test_a_new_sr_supersedes_the_previous_one() -> None:
     assert sr.SOPInstanceUID != previous.SOPInstanceUID
     assert sr.SeriesInstanceUID == previous.SeriesInstanceUID
     assert (previous.InstanceNumber, sr.InstanceNumber) == (1, 2)
+
+
+def test_the_same_result_again_does_not_supersede_itself() -> None:
+    analysis, sources = make_case("one_level")
+    first = sr_only(analysis, sources)
+    again = sr_only(analysis, sources, first)
+    assert again.SOPInstanceUID == first.SOPInstanceUID
+    assert "PredecessorDocumentsSequence" not in again and again.InstanceNumber == 1
+    second = sr_only(reanalysed(analysis, "0.2.0"), sources, first)
+    repeated = sr_only(reanalysed(analysis, "0.2.0"), sources, second)
+    assert repeated.SOPInstanceUID == second.SOPInstanceUID and repeated.InstanceNumber == 2
+    assert repeated.PredecessorDocumentsSequence == second.PredecessorDocumentsSequence
+    back = sr_only(analysis, sources, second)  # back to the first result: a third version
+    assert back.SOPInstanceUID not in (first.SOPInstanceUID, second.SOPInstanceUID)
+    assert back.InstanceNumber == 3
 
 
 def test_options_choose_objects_and_series_numbers() -> None:
