@@ -1,9 +1,11 @@
-"""``vfnode analyze PATH [--json] [--series UID]``: analyse DICOM files offline.
+"""``vfnode analyze PATH [--json] [--series UID] [--out DIR]``: analyse DICOM files offline.
 
 PATH is a DICOM file or a folder (searched recursively) holding one or more studies. For
 each study the series to analyse is chosen by ``node.analysis.select`` (or forced with
 ``--series``) and its result record printed: one JSON object per line with ``--json``,
-a readable table without. Exit status 0 on success, "no cement found" included.
+a readable table without. With ``--out DIR`` the SR, SEG and summary image of each
+analysed series are written to DIR too. Exit status 0 on success, "no cement found"
+included.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from node.analysis.select import group_by_series, select_series, unusable_reason
 from node.analysis.types import Analysis, SeriesResult
 from node.config import Settings
 from node.errors import UnusableSeriesError, VfnodeError
+from node.results.build import write_results
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +40,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--json", action="store_true",
                         help="print one JSON result record per line")
     parser.add_argument("--series", metavar="UID", help="analyse this series only")
-    # --- results engineer: add `--out DIR` here (SR/SEG/key image written from each
-    # --- Analysis returned by analyze_path) --------------------------------------------
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="also write the SR, SEG and summary image of each analysed "
+                             "series to DIR (the [results] settings apply)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     analyses = analyze_path(args.path, settings, series_uid=args.series)
-    # --- results engineer: with `--out DIR`, write the result objects of `analyses` here.
+    if args.out:
+        write_analysis_results(args.path, analyses, args.out, settings)
     for analysis in analyses:
         if args.json:
             print(json.dumps(analysis.result.to_json()))
@@ -91,6 +96,27 @@ def analyze_path(path: Path, settings: Settings, *, series_uid: str | None = Non
 
 def _analyze(items: list[Dataset], settings: Settings) -> Analysis:
     return analyze_series(items, settings.analysis, software_version=f"vfnode {__version__}")
+
+
+def write_analysis_results(path: Path, analyses: list[Analysis], out: Path,
+                           settings: Settings) -> list[Path]:
+    """Write the result objects of each analysis to ``out`` (file names carry the UIDs)."""
+    wanted = {a.result.series_instance_uid for a in analyses}
+    by_series: dict[str, list[Dataset]] = {}
+    for ds in read_datasets(path):
+        uid = str(ds.get("SeriesInstanceUID", ""))
+        if uid in wanted:
+            by_series.setdefault(uid, []).append(ds)
+    options = settings.results
+    written: list[Path] = []
+    for analysis in analyses:
+        written += write_results(
+            analysis, by_series[analysis.result.series_instance_uid], out,
+            sr=options.sr, seg=options.seg, summary_image=options.summary_image,
+            volumetric_sr_groups=options.volumetric_sr_groups,
+            series_number_base=options.series_number_base)
+    logger.info("wrote %d result objects to %s", len(written), out)
+    return written
 
 
 def read_datasets(path: Path) -> Iterator[Dataset]:
