@@ -130,7 +130,7 @@ def load_cases(session: Session, *, include_superseded: bool = False,
         query = query.where(Analysis.superseded.is_(False))
     if analysis_id is not None:
         query = query.where(Analysis.id == analysis_id)
-    return [_row(*r) for r in session.execute(query).tuples()]
+    return [_row(*r) for r in session.execute(query).all()]
 
 
 def _row(v: VertebraResult, a: Analysis, se: Series, st: Study, p: Patient,

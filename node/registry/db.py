@@ -9,6 +9,7 @@ Alembic revision when a registry is opened.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_MIGRATION_LOCK = threading.Lock()
+_ADVISORY_KEY = 0x7666_6E6F_6465  # "vfnode"
 
 
 def make_engine(url: str) -> Engine:
@@ -64,16 +67,26 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine) -> str:
-    """Upgrade the schema to the newest revision; return that revision."""
+    """Upgrade the schema to the newest revision; return that revision.
+
+    Alembic's ``context`` is process-global, so upgrades in one process are serialised by
+    a lock; PostgreSQL servers serialise them across processes by an advisory lock. A
+    database already at head is left alone without taking any write lock.
+    """
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
+    head = str(ScriptDirectory.from_config(config).get_current_head())
+    if current_revision(engine) == head:
+        return head
+    with _MIGRATION_LOCK, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": _ADVISORY_KEY})
         before = MigrationContext.configure(connection).get_current_revision()
-        command.upgrade(config, "head")
-    head = ScriptDirectory.from_config(config).get_current_head()
-    if before != head:
-        logger.info("registry schema upgraded from=%s to=%s", before, head)
-    return str(head)
+        if before != head:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            logger.info("registry schema upgraded from=%s to=%s", before, head)
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

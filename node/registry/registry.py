@@ -242,7 +242,7 @@ def _resolve(s: Session, rows: list[ClinicalRow]) -> tuple[list[int], list[RowEr
     """Find the study of every row: exactly one must match."""
     targets: list[int] = []
     errors: list[RowError] = []
-    seen: dict[int, int] = {}
+    seen: dict[int, tuple[int, str]] = {}
     for row in rows:
         query = select(Study.id)
         if row.accession_number:
@@ -257,10 +257,10 @@ def _resolve(s: Session, rows: list[ClinicalRow]) -> tuple[list[int], list[RowEr
             errors.append(RowError(row.line, f"{row.key_text()} must match exactly one "
                                              f"study in the registry. Found {what}."))
             continue
-        if found[0] in seen:
+        first = seen.setdefault(found[0], (row.line, row.key_text()))
+        if first[0] != row.line and first[1] != row.key_text():  # same key: parser reported
             errors.append(RowError(row.line, f"each study must appear once. Found the study "
-                                             f"of line {seen[found[0]]} again."))
-        seen.setdefault(found[0], row.line)
+                                             f"of line {first[0]} again."))
         targets.append(found[0])
     return targets, errors
 
