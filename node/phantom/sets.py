@@ -1,0 +1,54 @@
+"""Named, reproducible sets of phantom cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from node.phantom.families import FAMILIES
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEntry:
+    """One case of a set: family, seed, reduced size, and forced design choices."""
+
+    case_id: str
+    family: str
+    seed: int
+    small: bool = False
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+
+def _smoke() -> list[CaseEntry]:
+    picks = [("no_leak", 11), ("disc_leak", 12), ("two_levels", 13), ("screws", 14)]
+    return [CaseEntry(f"smoke-{i:02d}-{fam}", fam, seed, small=True)
+            for i, (fam, seed) in enumerate(picks)]
+
+
+def _dev() -> list[CaseEntry]:
+    """Four cases per family; slice spacing, slice order, obliquity and pixel storage are
+    cycled so that every variant appears in every family group."""
+    slices = (0.625, 1.0, 1.25, 2.5)
+    out = []
+    index = 0
+    for fam in FAMILIES:
+        for k in range(4):
+            overrides: list[tuple[str, Any]] = [("slice_mm", slices[(k + index) % 4])]
+            overrides.append(("feet_first", (index % 3) == 1))
+            overrides.append(("storage", ("unsigned", "signed", "signed0")[index % 3]))
+            if index % 5 == 2:
+                overrides.append(("oblique_deg", (6.0, -4.0, 9.0) if k % 2 else (-8.0, 3.0, -5.0)))
+            out.append(CaseEntry(f"dev-{index:02d}-{fam}", fam, 100 + index,
+                                 overrides=tuple(overrides)))
+            index += 1
+    return out
+
+
+SETS = {"smoke": _smoke, "dev": _dev}
+
+
+def named_set(name: str) -> list[CaseEntry]:
+    """The cases of set ``name``."""
+    if name not in SETS:
+        raise ValueError(f'A phantom set must be one of {sorted(SETS)}. Found "{name}".')
+    return SETS[name]()
