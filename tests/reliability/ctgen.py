@@ -26,6 +26,7 @@ def ct_dataset(*, study_uid: str, series_uid: str, frame_uid: str, index: int,
                patient_id: str = "VF-TEST-1") -> Dataset:
     """One axial CT slice (int16 stored, intercept -1024) at z = index * thickness."""
     ds = Dataset()
+    ds.preamble = b"\0" * 128
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian

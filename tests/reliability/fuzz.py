@@ -71,7 +71,7 @@ def _splice(data: bytearray, rng: np.random.Generator) -> str:
 
 def _length_field(data: bytearray, rng: np.random.Generator) -> str:
     # Explicit VR little endian: tag (4) VR (2) length (2) or VR (2) 00 00 length (4).
-    pos = int(rng.integers(132, max(133, len(data) - 8)))
+    pos = int(rng.integers(0, max(1, len(data) - 8)))
     value = int(rng.choice([0, 1, 3, 0xFFFF, 0xFFFFFFFF, 0x7FFFFFFF, len(data) * 2]))
     if rng.random() < 0.5:
         data[pos:pos + 2] = struct.pack("<H", value & 0xFFFF)
@@ -92,29 +92,52 @@ def _mutate_element(ds: Dataset, rng: np.random.Generator) -> str:
     value = NONSENSE_VALUES[int(rng.integers(0, len(NONSENSE_VALUES)))]
     try:
         elem.value = value
-    except (ValueError, TypeError, OverflowError):
+        _ = str(elem.value)  # pydicom converts lazily: fail here, not in the writer
+    except Exception:  # a value of a type the VR cannot hold
         del ds[elem.tag]
         return f"delete {elem.keyword or elem.tag}"
     return f"value {elem.keyword or elem.tag}"
 
 
-def mutants(seeds: list[Dataset], count: int, *, seed: int = 0) -> Iterator[Mutant]:
-    """``count`` mutated instances of the datasets in ``seeds`` (byte and value mutations)."""
+LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"}
+
+
+def meta_length(data: bytes) -> int:
+    """Bytes of preamble, prefix and file meta group at the start of a Part 10 file."""
+    pos = 132  # 128-byte preamble + "DICM"; the meta group is explicit VR little endian
+    while pos + 8 <= len(data) and struct.unpack_from("<H", data, pos)[0] == 0x0002:
+        vr = data[pos + 4:pos + 6]
+        if vr in LONG_VRS:
+            pos += 12 + struct.unpack_from("<I", data, pos + 8)[0]
+        else:
+            pos += 8 + struct.unpack_from("<H", data, pos + 6)[0]
+    return pos
+
+
+def mutants(seeds: list[Dataset], count: int, *, seed: int = 0,
+            keep_meta: bool = False) -> Iterator[Mutant]:
+    """``count`` mutated instances of the datasets in ``seeds`` (byte and value mutations).
+
+    ``keep_meta`` leaves the file meta intact (byte mutations touch only the dataset), as a
+    network peer sends it: the meta is not sent, the SCP builds it from the request.
+    """
     rng = np.random.default_rng(seed)
     encoded = [encode(ds) for ds in seeds]
     for index in range(count):
         which = int(rng.integers(0, len(seeds)))
         if rng.random() < 0.6:
-            data = bytearray(encoded[which])
+            keep = meta_length(encoded[which]) if keep_meta else 0
+            data = bytearray(encoded[which][keep:])
             kinds = [BYTE_MUTATIONS[int(rng.integers(0, len(BYTE_MUTATIONS)))](data, rng)
-                     for _ in range(int(rng.integers(1, 4)))]
-            yield Mutant(index, "+".join(kinds), bytes(data))
+                     for _ in range(int(rng.integers(1, 4))) if len(data) > 16]
+            yield Mutant(index, "+".join(kinds), encoded[which][:keep] + bytes(data))
         else:
             ds = dcmread(io.BytesIO(encoded[which]))
             kinds = [_mutate_element(ds, rng) for _ in range(int(rng.integers(1, 4)))]
             try:
                 data_out = encode(ds)
-            except Exception:  # a value pydicom cannot write: fall back to a byte mutation
-                data_out = bytes(encoded[which][: int(rng.integers(1, len(encoded[which])))])
+            except Exception:  # a value pydicom cannot write: fall back to a truncation
+                keep = meta_length(encoded[which]) + 1 if keep_meta else 1
+                data_out = bytes(encoded[which][: int(rng.integers(keep, len(encoded[which])))])
                 kinds.append("truncate")
             yield Mutant(index, "; ".join(kinds), data_out)

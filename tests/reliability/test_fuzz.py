@@ -1,0 +1,183 @@
+"""Fuzzing: 10 000 mutated instances into the spool (header parse, durable write, index)
+in-process, and 1 500 more over the network into a real in-process C-STORE receiver.
+
+What must hold for every input: no exception other than the refusals the node defines
+(``InvalidInstanceError``, ``SpoolError``), and every instance the node says it stored is
+on disk byte for byte, indexed, and parses again. Over the network: the receiver answers
+every request, Success only for what is indexed, and still answers C-ECHO at the end.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import shutil
+import socket
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydicom.dataset import Dataset
+from pynetdicom import AE, _config
+from pynetdicom.sop_class import Verification
+
+from node.config.settings import NetSettings
+from node.net.scp import listening_socket, start_receiver
+from node.storage import db
+from node.storage.header import InvalidInstanceError, read_header
+from node.storage.spool import Spool, SpoolError
+from tests.peers.orthanc import free_port
+from tests.reliability.ctgen import ct_dataset
+from tests.reliability.fuzz import Mutant, mutants
+
+# pydicom warns about every nonsense value the mutations write and the node reads.
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+FUZZ_INPUTS = 10_000
+NETWORK_INPUTS = 1_500
+
+
+def seed_datasets() -> list[Dataset]:
+    """Three small valid CT slices (and an MR-less variety: one with a long description)."""
+    import numpy as np
+    from pydicom.uid import generate_uid
+
+    rng = np.random.default_rng(42)
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    out = []
+    for i in range(3):
+        ds = ct_dataset(study_uid=study, series_uid=series, frame_uid=frame, index=i,
+                        pixels=rng.integers(900, 1300, size=(16, 16), dtype=np.int16))
+        out.append(ds)
+    out[2].SeriesDescription = "fuzz seed with a longer description"
+    return out
+
+
+def indexed(data_dir: Path) -> dict[str, Path]:
+    conn = sqlite3.connect(db.db_path(data_dir))
+    try:
+        return {sop: Path(path) for sop, path in
+                conn.execute("SELECT sop_instance_uid, path FROM instances")}
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def fast_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder on tmpfs (/dev/shm) when there is one: fsync is free there, so the run
+    measures parsing and indexing, not the disk (durability has its own tests)."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="vfnode-fuzz-", dir=shm))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def spool(fast_dir: Path) -> Iterator[Spool]:
+    spool = Spool(fast_dir / "node", min_free_mb=0)
+    yield spool
+    spool.close()
+
+
+def test_spool_survives_10000_mutants(spool: Spool, fast_dir: Path) -> None:
+    outcomes: collections.Counter[str] = collections.Counter()
+    crashes: list[tuple[Mutant, str]] = []
+    stored: dict[str, bytes] = {}
+    started = time.perf_counter()
+    for mutant in mutants(seed_datasets(), FUZZ_INPUTS, seed=2024):
+        try:
+            result = spool.accept(mutant.data, calling_ae="FUZZER")
+        except InvalidInstanceError:
+            outcomes["refused: invalid"] += 1
+        except SpoolError:
+            outcomes["refused: spool error"] += 1
+        except Exception as exc:  # the node must never fail any other way
+            crashes.append((mutant, f"{type(exc).__name__}: {exc}"))
+        else:
+            outcomes["stored"] += 1
+            stored[result.header.sop_instance_uid] = mutant.data
+            assert result.path.read_bytes() == mutant.data, mutant.kind
+    elapsed = time.perf_counter() - started
+    logging.getLogger(__name__).warning("spool fuzz: %d inputs in %.1f s: %s",
+                                        FUZZ_INPUTS, elapsed, dict(outcomes))
+    assert crashes == [], crashes[:5]
+    assert sum(outcomes.values()) == FUZZ_INPUTS
+    index = indexed(fast_dir / "node")
+    assert set(stored) <= set(index)
+    for sop, data in stored.items():
+        # The last copy received of a UID is the one on disk (same UID again replaces it).
+        assert read_header(index[sop].read_bytes()).sop_instance_uid == sop
+        assert index[sop].read_bytes() in (data, index[sop].read_bytes())
+    assert outcomes["stored"] > 100 and outcomes["refused: invalid"] > 1000, outcomes
+
+
+def _associate(ae: AE, port: int) -> Any:
+    assoc = ae.associate("127.0.0.1", port, ae_title="VFNODE")
+    assert assoc.is_established, "the receiver must accept the fuzzing AE"
+    # pynetdicom leaves Nagle on: ~21 ms per C-STORE without this.
+    assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return assoc
+
+
+def _send_raw(assoc: object, mutant: Mutant, folder: Path) -> int | None:
+    """Send the mutant's bytes as they are (chunked sending streams the file body)."""
+    path = folder / f"{mutant.index}.dcm"
+    path.write_bytes(mutant.data)
+    try:
+        response = assoc.send_c_store(path)  # type: ignore[attr-defined]
+    except (ValueError, AttributeError, TypeError, OSError):
+        return None  # the mutation broke what the SCU itself needs (UIDs in the meta)
+    finally:
+        path.unlink()
+    return int(response.Status) if response and "Status" in response else -1
+
+
+@pytest.mark.slow
+def test_cstore_receiver_survives_network_mutants(fast_dir: Path) -> None:
+    net = NetSettings(ae_title="VFNODE", port=free_port(), bind_address="127.0.0.1",
+                      dimse_timeout_s=10.0)
+    spool = Spool(fast_dir / "node", min_free_mb=0)
+    server = start_receiver(net, spool, listening_socket(net))
+    _config.STORE_SEND_CHUNKED_DATASET = True
+    ae = AE(ae_title="FUZZER")
+    ae.dimse_timeout = 10
+    for ds in seed_datasets()[:1]:
+        ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
+    ae.add_requested_context(Verification)
+    statuses: collections.Counter[str] = collections.Counter()
+    success: set[str] = set()
+    folder = fast_dir / "out"
+    folder.mkdir()
+    assoc = _associate(ae, net.port)
+    started = time.perf_counter()
+    try:
+        for mutant in mutants(seed_datasets(), NETWORK_INPUTS, seed=7, keep_meta=True):
+            if not assoc.is_established:
+                statuses["association re-opened"] += 1
+                assoc = _associate(ae, net.port)
+            code = _send_raw(assoc, mutant, folder)
+            statuses["unsendable" if code is None else f"0x{code:04X}"] += 1
+            if code == 0:
+                success.add(read_header(mutant.data).sop_instance_uid)
+        assert assoc.is_established and assoc.send_c_echo().Status == 0
+        assoc.release()
+    finally:
+        if assoc.is_established:
+            assoc.abort()
+        server.shutdown()
+        spool.close()
+        _config.STORE_SEND_CHUNKED_DATASET = False
+    logging.getLogger(__name__).warning("network fuzz: %d inputs in %.1f s: %s", NETWORK_INPUTS,
+                                        time.perf_counter() - started, dict(statuses))
+    assert statuses["0x0000"] > 50, statuses
+    assert success <= set(indexed(fast_dir / "node"))
+    assert set(statuses) <= {"0x0000", "0xC210", "0xA700", "0x0110", "unsendable",
+                             "association re-opened"}, statuses
