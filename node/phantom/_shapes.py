@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage, special
+from scipy import ndimage
 
 # Arrays of the render (float32 by convention; typed loosely because numpy's dtype
 # promotion rules are not tracked precisely by mypy).
@@ -21,15 +21,17 @@ F32 = npt.NDArray[Any]
 B8 = npt.NDArray[np.bool_]
 Vec3 = tuple[float, float, float]
 
-_INV_SQRT2 = np.float32(1.0 / np.sqrt(2.0))
-
 
 def occupancy(d: F32, sigma: float) -> F32:
-    """Fraction of a voxel inside the object at signed distance ``d`` (mm)."""
-    scale = np.float32(_INV_SQRT2 / max(sigma, 1e-3))
-    out = special.erfc(d * scale)
-    out *= np.float32(0.5)
-    return np.asarray(out, dtype=np.float32)
+    """Fraction of a voxel inside the object at signed distance ``d`` (mm).
+
+    A cubic smoothstep with the slope of the Gaussian edge at the surface (a tenth of the
+    cost of ``erfc``, and exact 0 and 1 beyond about 1.9 sigma).
+    """
+    width = np.float32(1.5 * np.sqrt(2 * np.pi) * max(sigma, 1e-3))
+    t = np.float32(0.5) - d / width
+    np.clip(t, 0.0, 1.0, out=t)
+    return t * t * (np.float32(3.0) - np.float32(2.0) * t)
 
 
 def smooth_min(a: F32, b: F32, k: float) -> F32:

@@ -40,6 +40,10 @@ def case_figure(case_dir: Path, out_png: Path, title: str = "") -> None:
         k = int(np.argmax(body.sum(axis=(1, 2))))
         rows, cols = np.nonzero(body.any(axis=0))
     r_mid, c_mid = int(np.median(rows)), int(np.median(cols))
+    half = int(65.0 / float(np.linalg.norm(affine[:3, 1])))   # a 130 mm window
+    r0, c0 = max(0, r_mid - half), max(0, c_mid - half)
+    hu, body, cement = (a[:, r0:r_mid + half, c0:c_mid + half] for a in (hu, body, cement))
+    r_mid, c_mid = r_mid - r0, c_mid - c0
     hu_d, both = _resample(hu, affine, np.stack([body, cement], axis=1))
     body_d, cement_d = both[:, 0], both[:, 1]
     dz = float(np.linalg.norm(affine[:3, 0]))

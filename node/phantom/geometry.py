@@ -148,3 +148,17 @@ def full(q: tuple[F32, F32, F32]) -> tuple[F32, F32, F32]:
     shape = np.broadcast_shapes(q[0].shape, q[1].shape, q[2].shape)
     return (np.broadcast_to(q[0], shape), np.broadcast_to(q[1], shape),
             np.broadcast_to(q[2], shape))
+
+
+def intersect(a: Box, b: Box) -> Box:
+    """The common part of two boxes (may be empty)."""
+    lo = tuple(max(x, y) for x, y in zip(a.lo, b.lo, strict=True))
+    hi = tuple(min(x, y) for x, y in zip(a.hi, b.hi, strict=True))
+    return Box(lo=(lo[0], lo[1], lo[2]), hi=(hi[0], hi[1], hi[2]))
+
+
+def within(inner: Box, outer: Box) -> tuple[slice, slice, slice]:
+    """Slices selecting ``inner`` inside an array covering ``outer``."""
+    return (slice(inner.lo[0] - outer.lo[0], inner.hi[0] - outer.lo[0]),
+            slice(inner.lo[1] - outer.lo[1], inner.hi[1] - outer.lo[1]),
+            slice(inner.lo[2] - outer.lo[2], inner.hi[2] - outer.lo[2]))

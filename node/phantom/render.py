@@ -11,16 +11,26 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from node.phantom._shapes import B8, F32, FourierField, bandpass_noise, capsule, occupancy
+from node.phantom._shapes import (
+    B8,
+    F32,
+    FourierField,
+    bandpass_noise,
+    capsule,
+    occupancy,
+    smooth_min,
+)
 from node.phantom.anatomy import Vertebra
 from node.phantom.cement import CementPlan, Leak, Part
 from node.phantom.geometry import (
     Box,
     Grid,
     box_around,
+    intersect,
     local_box_corners,
     local_coords,
     slabs,
+    within,
 )
 from node.phantom.torso import Torso, render_torso_slice
 
@@ -64,7 +74,8 @@ class Canvas:
 
 
 def render_torso(canvas: Canvas, torso: Torso) -> None:
-    """Soft tissues on every CT slice, copied to its sub-slices (they vary slowly along z)."""
+    """Soft tissues, copied to every sub-slice. They vary slowly along z, so they are
+    computed about every 2.5 mm and interpolated linearly in between."""
     grid = canvas.grid
     a = grid.affine
     rows = np.arange(grid.shape[1], dtype=np.float32)[:, None]
@@ -72,10 +83,20 @@ def render_torso(canvas: Canvas, torso: Torso) -> None:
     base = [rows * np.float32(a[k, 1]) + cols * np.float32(a[k, 2]) + np.float32(a[k, 3])
             for k in range(3)]
     sigma = grid.sigma_mm(0.6)
-    for i in range(grid.shape[0]):
+    n = grid.shape[0]
+    stride = max(1, int(2.5 / grid.slice_mm))
+    keys = sorted(set(range(0, n, stride)) | {n - 1})
+    previous: tuple[int, F32] | None = None
+    for i in keys:
         x, y, z = (base[k] + np.float32(a[k, 0] * i) for k in range(3))
         hu = render_torso_slice(torso, x, y, z, sigma)
+        if previous is not None:
+            j0, hu0 = previous
+            for j in range(j0 + 1, i):
+                w = np.float32((j - j0) / (i - j0))
+                canvas.hu[j * grid.fine:(j + 1) * grid.fine] = (hu0 * (1 - w) + hu * w)[None]
         canvas.hu[i * grid.fine:(i + 1) * grid.fine] = hu[None]
+        previous = (i, hu)
 
 
 def _paint(target: F32, frac: F32, value: F32 | float) -> None:
@@ -110,6 +131,31 @@ def render_discs(canvas: Canvas, spine: list[Vertebra], style: Style,
                 _paint(canvas.hu[part.slices], gas, -900.0)
 
 
+def _capsule_boxes(grid: Grid, v: Vertebra, margin: float) -> list[tuple[tuple, Box]]:
+    out = []
+    for cap in v.posterior.pedicles + v.posterior.others:
+        pts = np.array(cap[:2])
+        pad = cap[2] * max(cap[3], 1.0) + margin
+        corners = local_box_corners(v.center, v.rotation, pts.min(axis=0) - pad,
+                                    pts.max(axis=0) + pad)
+        out.append((cap, box_around(grid, corners)))
+    return out
+
+
+def _posterior_sdf(grid: Grid, part: Box, v: Vertebra, caps: list[tuple[tuple, Box]]) -> F32:
+    """Distance to the posterior elements on ``part``; exact within the capsules' margins,
+    a positive 10 mm elsewhere (far outside, where only "outside" matters)."""
+    out = np.full(part.shape, 10.0, dtype=np.float32)
+    for (a, b, r, zs), cbox in caps:
+        sub = intersect(part, cbox)
+        if sub.empty:
+            continue
+        q = local_coords(grid, sub, v.center, v.rotation)
+        view = out[within(sub, part)]
+        view[...] = smooth_min(view, capsule(q, a, b, r, zs), 2.0)
+    return out
+
+
 def render_vertebra(canvas: Canvas, v: Vertebra, label: int, style: Style,
                     rng: np.random.Generator) -> None:
     """Posterior elements and body of ``v``; writes its body label on central sub-slices."""
@@ -119,46 +165,60 @@ def render_vertebra(canvas: Canvas, v: Vertebra, label: int, style: Style,
     if box.empty:
         return
     sigma = grid.sigma_mm(style.psf_mm)
+    caps = _capsule_boxes(grid, v, 3.0 + 2 * sigma + v.posterior.shell_mm)
+    blo, bhi = v.body_bounds()
+    body_box = intersect(box, box_around(grid, local_box_corners(v.center, v.rotation, blo, bhi)))
     grain = 0.55 / np.array([grid.fine_slice_mm, grid.pixel_mm, grid.pixel_mm])
     texture = bandpass_noise(box.shape, tuple(grain), rng) * np.float32(rng.uniform(22, 40))
     shell_field = FourierField.random(rng, wavelength_mm=(6, 22), modes=8)
-    fracture = v.body.wedge > 0.05
     for part in slabs(box):
-        q = local_coords(grid, part, v.center, v.rotation)
-        tex = texture[part.lo[0] - box.lo[0]:part.hi[0] - box.lo[0]]
+        tex = texture[within(part, box)]
         hu = canvas.hu[part.slices]
-        d_pe, _ = v.posterior.sdf(q)
+        d_pe = _posterior_sdf(grid, part, v, caps)
         outer_p = occupancy(d_pe, sigma)
         inner_p = occupancy(d_pe + np.float32(v.posterior.shell_mm), sigma)
         _paint(hu, outer_p - inner_p, v.cortical_hu + 150.0)
-        _paint(hu, inner_p, np.float32(v.trabecular_hu + 40.0) + tex)
-        d_r, d_t, d_b, _ = v.body.sdf_parts(q)
-        wall = np.clip(np.float32(v.body.shell_mm) * (1 + np.float32(0.55) * shell_field(q)),
-                       0.08, 1.6)
-        plate = np.float32(v.body.endplate_mm)
-        if fracture:  # a fracture line through the front half breaks the cortex
-            line = np.abs(q[2] - np.float32(v.body.h_post * 0.15)) < 1.2
-            wall = np.where(line & (q[1] < 0), np.float32(0.05), wall)
-        outer = occupancy(d_r, sigma) * occupancy(d_t, sigma) * occupancy(d_b, sigma)
-        inner = (occupancy(d_r + wall, sigma) * occupancy(d_t + plate, sigma)
-                 * occupancy(d_b + plate, sigma))
-        shell = (outer - inner) * (np.float32(1.0) - inner_p)
-        trab = np.float32(v.trabecular_hu) + tex
-        if fracture:  # condensed trabeculae under the collapsed endplate
-            trab = trab + np.float32(style.sclerosis_hu) * np.exp(-(d_t / np.float32(3.0)) ** 2)
-            if style.cleft:
-                cleft = occupancy(capsule(q, (-v.body.a * 0.4, -v.body.b * 0.3, 2.0),
-                                          (v.body.a * 0.4, -v.body.b * 0.2, 2.0), 2.5, 0.6),
-                                  sigma)
-                trab = trab * (1 - cleft) + np.float32(-700.0) * cleft
-        _paint(hu, inner + shell, (inner * trab + shell * np.float32(v.cortical_hu))
-               / np.maximum(inner + shell, np.float32(1e-6)))
-        pos, ct_slices = canvas.center_rows(part)
-        if len(pos):
-            inside = (d_r[pos] <= 0) & (d_t[pos] <= 0) & (d_b[pos] <= 0)
-            target = canvas.body_labels[ct_slices, part.lo[1]:part.hi[1], part.lo[2]:part.hi[2]]
-            target[inside] = label
-            canvas.body_labels[ct_slices, part.lo[1]:part.hi[1], part.lo[2]:part.hi[2]] = target
+        _paint(hu, inner_p, np.float32(v.trabecular_hu + 120.0) + tex)
+        sub = intersect(part, body_box)
+        if not sub.empty:
+            view = within(sub, part)
+            _render_body(canvas, v, sub, hu[view], tex[view], inner_p[view], style, sigma,
+                         shell_field, label)
+
+
+def _render_body(canvas: Canvas, v: Vertebra, sub: Box, hu: F32, tex: F32, inner_p: F32,
+                 style: Style, sigma: float, shell_field: FourierField, label: int) -> None:
+    """The body: trabecular core, cortical shell (open where a pedicle joins), label."""
+    q = local_coords(canvas.grid, sub, v.center, v.rotation)
+    d_r, d_t, d_b, _ = v.body.sdf_parts(q)
+    wall = np.clip(np.float32(v.body.shell_mm) * (1 + np.float32(0.55) * shell_field(q)),
+                   0.08, 1.6)
+    plate = np.float32(v.body.endplate_mm)
+    fracture = v.body.wedge > 0.05
+    if fracture:  # a fracture line through the front half breaks the cortex
+        line = np.abs(q[2] - np.float32(v.body.h_post * 0.15)) < 1.2
+        wall = np.where(line & (q[1] < 0), np.float32(0.05), wall)
+    outer = occupancy(d_r, sigma) * occupancy(d_t, sigma) * occupancy(d_b, sigma)
+    inner = (occupancy(d_r + wall, sigma) * occupancy(d_t + plate, sigma)
+             * occupancy(d_b + plate, sigma))
+    shell = (outer - inner) * (np.float32(1.0) - inner_p)
+    trab = np.float32(v.trabecular_hu) + tex
+    if fracture:  # condensed trabeculae under the collapsed endplate
+        trab = trab + np.float32(style.sclerosis_hu) * np.exp(-(d_t / np.float32(3.0)) ** 2)
+        if style.cleft:
+            cleft = occupancy(capsule(q, (-v.body.a * 0.4, -v.body.b * 0.3, 2.0),
+                                      (v.body.a * 0.4, -v.body.b * 0.2, 2.0), 2.5, 0.6), sigma)
+            trab = trab * (1 - cleft) + np.float32(-700.0) * cleft
+    total = inner + shell
+    _paint(hu, total, (inner * trab + shell * np.float32(v.cortical_hu))
+           / np.maximum(total, np.float32(1e-6)))
+    pos, ct_slices = canvas.center_rows(sub)
+    if len(pos):
+        inside = (d_r[pos] <= 0) & (d_t[pos] <= 0) & (d_b[pos] <= 0)
+        rows, cols = slice(sub.lo[1], sub.hi[1]), slice(sub.lo[2], sub.hi[2])
+        target = canvas.body_labels[ct_slices, rows, cols]
+        target[inside] = label
+        canvas.body_labels[ct_slices, rows, cols] = target
 
 
 def render_tubes(canvas: Canvas, segments: list[Part], *, shell_mm: float, cortex_hu: float,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from skimage.transform import resize
 
 from node.phantom._shapes import F32, FourierField, occupancy
 from node.phantom.anatomy import Vertebra, is_thoracic
@@ -98,7 +99,7 @@ def render_torso_slice(t: Torso, x: F32, y: F32, z: F32, sigma: float) -> F32:
     skin = _ellipse_d(x, y, sx, cy, t.semi_x, t.semi_y)
     _paint(hu, occupancy(skin, sigma), t.fat_hu)
     inner = _ellipse_d(x, y, sx, cy, t.semi_x - t.fat_mm, t.semi_y - t.fat_mm * 0.7)
-    fat_patch = np.clip(t.fat_field((x, y, z)) * 1.5 - 0.6, 0.0, 1.0)
+    fat_patch = np.clip(_coarse(t.fat_field, x, y, z) * 1.5 - 0.6, 0.0, 1.0)
     tissue = np.float32(t.muscle_hu) * (1 - fat_patch) + np.float32(t.fat_hu) * fat_patch
     _paint(hu, occupancy(inner, sigma), tissue)
     for side in (-1.0, 1.0):   # erector spinae
@@ -107,8 +108,9 @@ def render_torso_slice(t: Torso, x: F32, y: F32, z: F32, sigma: float) -> F32:
     lung_frac = occupancy(np.float32(t.diaphragm_z) - z, 4.0)
     if float(lung_frac.max()) > 0.01:
         for side in (-1.0, 1.0):
-            d = _ellipse_d(x, y, sx + np.float32(side * t.semi_x * 0.45), sy - 15,
-                           t.semi_x * 0.38, t.semi_y * 0.8)
+            semi = t.semi_x * 0.36
+            d = _ellipse_d(x, y, sx + np.float32(side) * (b * 1.5 + 10 + semi), sy - 5,
+                           semi, t.semi_y * 0.75)
             _paint(hu, occupancy(d, sigma) * lung_frac, t.lung_hu)
     psoas = np.clip((np.float32(t.psoas_top_z) - z) / 80.0, 0.0, 1.0) * 14 + 4
     for side in (-1.0, 1.0):
@@ -119,24 +121,48 @@ def render_torso_slice(t: Torso, x: F32, y: F32, z: F32, sigma: float) -> F32:
         for side in (-1.0, 1.0):
             d = _ellipse_d(x, y, sx + np.float32(side * 62), sy + 8, 26.0, 20.0)
             _paint(hu, occupancy(d, sigma) * kidney, 32.0)
-    gas = (t.gas_field((x, y, z)) > 1.3) & (y < sy - b - 45) & (inner < -15) & (lung_frac < 0.5)
+    gas = ((_coarse(t.gas_field, x, y, z) > 1.3) & (y < sy - b - 45) & (inner < -15)
+           & (lung_frac < 0.5))
     _paint(hu, gas.astype(np.float32), -950.0)
     _aorta(t, hu, x, y, sx, sy, b, sigma)
     return hu
+
+
+def _coarse(f: FourierField, x: F32, y: F32, z: F32, stride: int = 8) -> F32:
+    """A smooth field evaluated every ``stride`` pixels and interpolated (it varies slowly)."""
+    sub = (x[::stride, ::stride], y[::stride, ::stride], z[::stride, ::stride])
+    coarse = f(sub)
+    return np.asarray(resize(coarse, x.shape, order=1, mode="edge", anti_aliasing=False),
+                      dtype=np.float32)
+
+
+def _window(x: F32, y: F32, cx: F32, cy: F32, reach: float) -> tuple[slice, slice] | None:
+    near = (np.abs(x - cx) < reach) & (np.abs(y - cy) < reach)
+    rows, cols = np.nonzero(near.any(axis=1))[0], np.nonzero(near.any(axis=0))[0]
+    if len(rows) == 0:
+        return None
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
 def _aorta(t: Torso, hu: F32, x: F32, y: F32, sx: F32, sy: F32, b: F32, sigma: float) -> None:
     """Aorta (left, in front of the spine) with calcified plaque on its wall; vena cava right."""
     ax = sx + np.float32(t.aorta_offset[0])
     ay = sy - b - np.float32(t.aorta_radius + 3 + t.aorta_offset[1])
-    dx, dy = x - ax, y - ay
-    r = np.sqrt(dx * dx + dy * dy)
-    _paint(hu, occupancy(r - np.float32(t.aorta_radius), sigma), 42.0)
-    angle = np.arctan2(dy, dx)
-    wall = occupancy(np.abs(r - np.float32(t.aorta_radius - 0.8)) - 0.8, sigma)
-    for center, width, plaque_hu in t.plaque:
-        diff = np.angle(np.exp(1j * (angle - np.float32(center)))).astype(np.float32)
-        arc = occupancy(np.abs(diff) - np.float32(width / 2), 0.05)
-        _paint(hu, wall * arc, plaque_hu)
-    vc = np.sqrt((x - sx + 26) ** 2 + (y - sy + b + 14) ** 2)
-    _paint(hu, occupancy(vc - 11.0, sigma), 38.0)
+    win = _window(x, y, ax, ay, t.aorta_radius + 4)
+    if win is not None:
+        xa, ya, hua = x[win], y[win], hu[win]
+        dx, dy = xa - ax[win], ya - ay[win]
+        r = np.sqrt(dx * dx + dy * dy)
+        _paint(hua, occupancy(r - np.float32(t.aorta_radius), sigma), 42.0)
+        angle = np.arctan2(dy, dx)
+        wall = occupancy(np.abs(r - np.float32(t.aorta_radius - 0.8)) - 0.8, sigma)
+        for center, width, plaque_hu in t.plaque:
+            diff = np.mod(angle - np.float32(center) + np.float32(np.pi),
+                          np.float32(2 * np.pi)) - np.float32(np.pi)
+            arc = occupancy(np.abs(diff) - np.float32(width / 2), 0.05)
+            _paint(hua, wall * arc, plaque_hu)
+    vx, vy = sx - 26, sy - b - 14
+    win = _window(x, y, vx, vy, 14.0)
+    if win is not None:
+        vc = np.sqrt((x[win] - vx[win]) ** 2 + (y[win] - vy[win]) ** 2)
+        _paint(hu[win], occupancy(vc - 11.0, sigma), 38.0)
