@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,11 @@ def migrate(engine: Engine) -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The Alembic revision the database is at (None for an empty database)."""
+    """The Alembic revision the database is at (None for an empty database).
+
+    Read from ``alembic_version`` directly: Alembic's context logs at INFO on every open.
+    """
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

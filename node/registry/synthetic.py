@@ -38,3 +38,33 @@ def _earlier(case: SyntheticCase) -> SeriesResult:
                                        vf_pct=round(lv.vf_pct / 1.1, 2))
                    for lv in case.result.levels)
     return dataclasses.replace(case.result, software_version="synthetic-0.9", levels=levels)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``scripts/synthetic_registry``: fill a (fresh) registry with the synthetic cohort."""
+    import argparse
+
+    from rich.progress import Progress
+
+    from node.cohort.synthetic import synthetic_cohort
+
+    parser = argparse.ArgumentParser(prog="synthetic_registry", description=main.__doc__)
+    parser.add_argument("--url", default="sqlite:///var/synthetic.db",
+                        help="SQLAlchemy URL (default sqlite:///var/synthetic.db)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    cases = synthetic_cohort(args.seed)
+    with Registry(args.url) as registry:
+        if registry.cases(include_superseded=True):
+            print(f"{args.url} already holds cases; give a new database.")
+            return 1
+        with Progress() as progress:
+            task = progress.add_task("recording synthetic cases", total=len(cases))
+            populate(registry, cases, step=lambda: progress.advance(task))
+    print(f"{len(cases)} synthetic cases in {args.url}. Try: VFNODE_REGISTRY_URL={args.url} "
+          "vfnode cohort report --out var/cohort")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
