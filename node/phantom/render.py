@@ -202,7 +202,7 @@ def _render_body(canvas: Canvas, v: Vertebra, sub: Box, hu: F32, tex: F32, inner
     inner = (occupancy(d_r + wall, sigma) * occupancy(d_t + plate, sigma)
              * occupancy(d_b + plate, sigma))
     shell = (outer - inner) * (np.float32(1.0) - inner_p)
-    trab = np.float32(v.trabecular_hu) + tex
+    trab: F32 = np.float32(v.trabecular_hu) + tex
     if fracture:  # condensed trabeculae under the collapsed endplate
         trab = trab + np.float32(style.sclerosis_hu) * np.exp(-(d_t / np.float32(3.0)) ** 2)
         if style.cleft:

@@ -31,9 +31,9 @@ def _dev() -> list[CaseEntry]:
     slices = (0.625, 1.0, 1.25, 2.5)
     out = []
     index = 0
-    for fam in FAMILIES:
+    for f_index, fam in enumerate(FAMILIES):
         for k in range(4):
-            overrides: list[tuple[str, Any]] = [("slice_mm", slices[(k + index) % 4])]
+            overrides: list[tuple[str, Any]] = [("slice_mm", slices[(k + f_index) % 4])]
             overrides.append(("feet_first", (index % 3) == 1))
             overrides.append(("storage", ("unsigned", "signed", "signed0")[index % 3]))
             if index % 5 == 2:

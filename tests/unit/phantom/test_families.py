@@ -1,0 +1,56 @@
+"""Families and named sets: what each family builds, and what the sets cover."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from node.phantom.families import FAMILIES, sample_design
+from node.phantom.generate import build_scene
+from node.phantom.sets import named_set
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_family_builds_its_treated_levels_and_leaks(family: str) -> None:
+    n_treated, sites, _ = FAMILIES[family]
+    for seed in range(3):
+        scene = build_scene(family, seed)
+        assert len(scene.plans) == n_treated
+        assert bool(scene.screws) == (family == "screws")
+        assert 3 <= len(scene.spine) <= 5
+        for plan in scene.plans:
+            assert 0 < plan.vertebra < len(scene.spine) - 1   # a neighbour on each side
+            assert 0.08 <= plan.vf_target <= 0.45
+            assert 0.10 <= scene.spine[plan.vertebra].body.wedge <= 0.33
+        if sites and sites[0] != "venous":
+            assert sites[0] in {leak.site.value for leak in scene.plans[0].leaks}
+
+
+def test_vertebrae_are_stacked_cranial_to_caudal_without_overlap() -> None:
+    scene = build_scene("two_levels", 7)
+    z = [v.center[2] for v in scene.spine]
+    assert z == sorted(z, reverse=True)
+    for up, low in zip(scene.spine[:-1], scene.spine[1:], strict=True):
+        gap = np.linalg.norm(up.center - low.center)
+        assert gap > (up.body.h_post + low.body.h_post) / 2 + 2.5
+
+
+def test_unknown_family_and_set_are_refused() -> None:
+    with pytest.raises(ValueError, match='"family" must be one of'):
+        sample_design("kyphoplasty", np.random.default_rng(0))
+    with pytest.raises(ValueError, match="A phantom set must be one of"):
+        named_set("huge")
+
+
+def test_dev_set_covers_every_family_and_acquisition_variant() -> None:
+    entries = named_set("dev")
+    assert len(entries) >= 30
+    assert {e.family for e in entries} == set(FAMILIES)
+    assert len({e.case_id for e in entries}) == len(entries)
+    forced = [dict(e.overrides) for e in entries]
+    assert {o["slice_mm"] for o in forced} == {0.625, 1.0, 1.25, 2.5}
+    assert {o["storage"] for o in forced} == {"unsigned", "signed", "signed0"}
+    assert any(o["feet_first"] for o in forced) and not all(o["feet_first"] for o in forced)
+    assert any("oblique_deg" in o for o in forced)
+    smoke = named_set("smoke")
+    assert 3 <= len(smoke) <= 4 and all(e.small for e in smoke)
