@@ -115,6 +115,7 @@ def worker_process(settings: Settings, parent: int) -> None:
     ctx = worker.JobContext(settings=settings, conn=db.connect(data_dir),
                             spool=Spool(data_dir, min_free_mb=settings.storage.min_free_mb),
                             registry=Registry(settings.registry_url))
+    logger.info("worker ready pid=%d", os.getpid())
     worker.work(ctx, stop)
 
 

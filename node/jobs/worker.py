@@ -66,12 +66,11 @@ def run_job(job: queue.Job, ctx: JobContext) -> str:
     # (the result UIDs come from the content, so rewritten objects keep them).
     files = read_manifest(folder) if analysis_id is not None else None
     if files is None:
-        datasets = _load_series(ctx.spool, job.series_instance_uid)
-        selection = select_series(datasets)
-        if not selection.chosen:
-            reasons = "; ".join(f"{uid}: {why}" for uid, why in selection.skipped)
-            return _finish(ctx, job, [], None, f"not analysed: {reasons or 'no series chosen'}")
-        chosen = list(selection.chosen)
+        selection = select_series(_study_headers(ctx.spool, job.study_instance_uid))
+        if selection.chosen != job.series_instance_uid:
+            reason = dict(selection.skipped).get(job.series_instance_uid, "not chosen")
+            return _finish(ctx, job, [], None, f"not analysed: {reason}")
+        chosen = _load_series(ctx.spool, job.series_instance_uid)
         try:
             analysis = analyze_series(chosen, ctx.settings.analysis,
                                       software_version=__version__)
@@ -108,6 +107,18 @@ def _finish(ctx: JobContext, job: queue.Job, files: list[ResultFile], analysis_i
     logger.info("job done job=%s series=%s outcome=%s destinations=%d", job.id,
                 job.series_instance_uid, outcome, len(destinations))
     return outcome
+
+
+def _study_headers(spool: Spool, study_uid: str) -> list[Dataset]:
+    """Headers of every CT image of the study: selection compares all its series."""
+    headers: list[Dataset] = []
+    for paths in spool.study_series(study_uid).values():
+        for path in paths:
+            try:
+                headers.append(dcmread(path, stop_before_pixels=True))
+            except Exception as exc:  # accepted at receipt, so this is damage on disk
+                logger.warning("spool file unreadable, left out path=%s reason=%s", path, exc)
+    return headers
 
 
 def _load_series(spool: Spool, series_uid: str) -> list[Dataset]:

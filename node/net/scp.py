@@ -49,6 +49,7 @@ TRANSFER_SYNTAXES = [
     uid.RLELossless,
 ]
 assert set(TRANSFER_SYNTAXES) <= set(ALL_TRANSFER_SYNTAXES)
+MAX_PDU_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -161,6 +162,9 @@ def make_acceptor(net: NetSettings, *, processes: int = 1) -> PolicyAE:
     ae.dimse_timeout = net.dimse_timeout_s
     ae.network_timeout = net.network_timeout_s
     ae.maximum_associations = max(1, -(-net.max_associations // processes))
+    # pynetdicom's default 16 KB makes dcmtk send a 512 KB slice in 34 PDUs, each decoded
+    # in Python; with a large limit it sends about 6.
+    ae.maximum_pdu_size = MAX_PDU_BYTES
     ae.add_supported_context(Verification, [uid.ImplicitVRLittleEndian,
                                             uid.ExplicitVRLittleEndian])
     for context in AllStoragePresentationContexts:

@@ -162,6 +162,18 @@ class Spool:
         return added
 
     # -- reading --------------------------------------------------------------------------
+    def study_series(self, study_instance_uid: str) -> dict[str, list[Path]]:
+        """Analysable files of every series of a study, by Series Instance UID."""
+        with self.state.reading() as conn:
+            rows = conn.execute(
+                "SELECT series_instance_uid, path FROM instances WHERE study_instance_uid = ? "
+                "AND analysable = 1 ORDER BY series_instance_uid, sop_instance_uid",
+                (study_instance_uid,)).fetchall()
+        found: dict[str, list[Path]] = {}
+        for series_uid, path in rows:
+            found.setdefault(series_uid, []).append(Path(path))
+        return found
+
     def series_paths(self, series_instance_uid: str, *, analysable_only: bool = True) -> list[Path]:
         """Files of one series in the spool, in SOP Instance UID order."""
         query = "SELECT path FROM instances WHERE series_instance_uid = ?"
