@@ -39,7 +39,7 @@ def _vertebra_lines(context: ResultContext, vertebra: Vertebra) -> list[Line]:
     cutoff = context.analysis.result.parameters.vf_cutoff_pct
     extra = level.extravertebral_ml
     sites = ", ".join(f"{SITE_NAMES[s]} {getattr(extra, s.value):.2f}"
-                      for s in LeakSite if getattr(extra, s.value) > 0)
+                      for s in LeakSite if getattr(extra, s.value) >= 0.005)
     finding = "extensive" if level.extensive_expected else "limited"
     relation = ">=" if level.extensive_expected else "<"
     colour = _hex(BODY_COLOURS[(vertebra.index - 1) % len(BODY_COLOURS)])
@@ -48,7 +48,8 @@ def _vertebra_lines(context: ResultContext, vertebra: Vertebra) -> list[Line]:
         Line(f"VF% {level.vf_pct:.2f} %  ({relation} cut-off {cutoff:g} %)", size=17, bold=True),
         Line(f"-> {finding} distribution expected", size=16),
         Line(f"VBV {level.vbv_ml:.2f} ml    CDV {level.cdv_ml:.2f} ml"),
-        Line(f"Extravertebral cement {extra.total:.2f} ml" + (f": {sites}" if sites else "")),
+        Line(f"Extravertebral cement {extra.total:.2f} ml" + (":" if sites else "")),
+        *([Line(f"    {sites} ml", size=14)] if sites else []),
         Line(f"Leakage: {'YES' if level.leakage else 'no'}",
              colour=_hex(EXTRAVERTEBRAL_COLOUR) if level.leakage else WHITE,
              bold=level.leakage),

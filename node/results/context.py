@@ -10,10 +10,14 @@ import numpy as np
 import numpy.typing as npt
 from pydicom import Dataset
 from pydicom.sequence import Sequence
+from scipy import ndimage
 
 from node.analysis.types import Analysis, LevelResult
 from node.results import _geometry
 from node.results.uids import ResultUIDs, derive_uid, vertebra_key
+
+Box = tuple[slice, ...]
+Region = tuple[slice | int, ...]  # an index into the (slices, rows, columns) grid
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,27 +106,55 @@ class ResultContext:
 
     def __post_init__(self) -> None:
         _geometry.check_affine(self.sources, np.asarray(self.analysis.affine, dtype=np.float64))
-        cement = np.asarray(self.analysis.cement, dtype=bool)
         found = []
         for index, level in enumerate(self.analysis.result.levels, start=1):
-            body = self.body(index)
-            if not body.any():
+            box = self.body_box(index)
+            if box is None:
                 raise ValueError(
                     f"Every treated level must have a body in body_labels. "
                     f"Found none labelled {index} ({level.level or 'unnamed'})."
                 )
-            found.append(Vertebra(index, level, _geometry.key_slice(body, cement)))
+            body = self.labels[box] == index
+            k = box[0].start + _geometry.key_slice(body, self.cement[box])
+            found.append(Vertebra(index, level, k))
         object.__setattr__(self, "vertebrae", found)
 
-    def body(self, index: int) -> npt.NDArray[np.bool_]:
-        return np.asarray(self.analysis.body_labels) == index
+    @cached_property
+    def labels(self) -> npt.NDArray[np.integer]:
+        """``body_labels``: i marks the body of level i."""
+        return np.asarray(self.analysis.body_labels)
 
-    def extravertebral(self, index: int) -> npt.NDArray[np.bool_]:
-        return np.asarray(self.analysis.extravertebral_labels) == index
+    @cached_property
+    def extravertebral_labels(self) -> npt.NDArray[np.integer]:
+        return np.asarray(self.analysis.extravertebral_labels)
 
     @cached_property
     def cement(self) -> npt.NDArray[np.bool_]:
-        return np.asarray(self.analysis.cement, dtype=bool)
+        return np.asarray(self.analysis.cement, dtype=np.bool_)
+
+    @cached_property
+    def _boxes(self) -> tuple[list[Box | None], list[Box | None]]:
+        # One pass over each label volume instead of one comparison per level and use.
+        n = len(self.analysis.result.levels)
+        bodies = ndimage.find_objects(self.labels, max_label=n) if n else []
+        extra = ndimage.find_objects(self.extravertebral_labels, max_label=n) if n else []
+        return list(bodies), list(extra)
+
+    def body_box(self, index: int) -> Box | None:
+        """Bounding box (slices, rows, columns) of body ``index``; None when it is empty."""
+        return self._boxes[0][index - 1]
+
+    def extravertebral_box(self, index: int) -> Box | None:
+        """Bounding box of the extravertebral cement of level ``index``; None without."""
+        return self._boxes[1][index - 1]
+
+    def body(self, index: int, region: Region = ()) -> npt.NDArray[np.bool_]:
+        """Body ``index`` within ``region`` (default: the whole grid)."""
+        return np.asarray(self.labels[region] == index)
+
+    def extravertebral(self, index: int, region: Region = ()) -> npt.NDArray[np.bool_]:
+        """Extravertebral cement of level ``index`` within ``region``."""
+        return np.asarray(self.extravertebral_labels[region] == index)
 
     @property
     def software_version(self) -> str:

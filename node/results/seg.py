@@ -67,14 +67,21 @@ class SegmentPlan:
         return CEMENT_COLOUR if self.role is Role.CEMENT else EXTRAVERTEBRAL_COLOUR
 
 
-def segment_mask(context: ResultContext, plan: SegmentPlan) -> npt.NDArray[np.bool_]:
-    """The (slices, rows, columns) mask of one planned segment."""
-    body = context.body(plan.vertebra.index)
+def segment_mask(context: ResultContext, plan: SegmentPlan,
+                 region: tuple[slice, ...] = ()) -> npt.NDArray[np.bool_]:
+    """The mask of one planned segment within ``region`` (default: the whole grid)."""
+    body = context.body(plan.vertebra.index, region)
     if plan.role is Role.BODY:
         return body
     if plan.role is Role.CEMENT:
-        return body & context.cement
-    return context.extravertebral(plan.vertebra.index)
+        return body & context.cement[region]
+    return context.extravertebral(plan.vertebra.index, region)
+
+
+def _box(context: ResultContext, plan: SegmentPlan) -> tuple[slice, ...] | None:
+    if plan.role is Role.EXTRAVERTEBRAL:
+        return context.extravertebral_box(plan.vertebra.index)
+    return context.body_box(plan.vertebra.index)
 
 
 def plan_segments(context: ResultContext) -> list[SegmentPlan]:
@@ -84,7 +91,8 @@ def plan_segments(context: ResultContext) -> list[SegmentPlan]:
         for role in Role:
             candidate = SegmentPlan(len(plans) + 1, vertebra, role,
                                     context.uids.tracking(vertebra.key, f"seg-{role.value}"))
-            if segment_mask(context, candidate).any():
+            box = _box(context, candidate)
+            if box is not None and segment_mask(context, candidate, box).any():
                 plans.append(candidate)
     return plans
 
@@ -134,13 +142,21 @@ def build_seg(context: ResultContext, plans: list[SegmentPlan], *,
     """
     if not plans:
         raise ValueError("A SEG needs at least one non-empty segment. Found none.")
-    masks = [segment_mask(context, plan) for plan in plans]
-    occupied = np.flatnonzero(np.any([m.any(axis=(1, 2)) for m in masks], axis=0))
-    first, last = int(occupied[0]), int(occupied[-1]) + 1
-    pixels = np.stack([m[first:last] for m in masks], axis=-1)
+    boxes = [_box(context, plan) for plan in plans]
+    first = min(b[0].start for b in boxes if b is not None)
+    last = max(b[0].stop for b in boxes if b is not None)
+    source = context.sources[0]
+    # Segment-major memory: each mask is computed inside its own bounding box only, and
+    # highdicom's overlap check (a sum over the segment axis) runs plane by plane.
+    stack = np.zeros((len(plans), last - first, int(source.Rows), int(source.Columns)),
+                     dtype=bool)
+    for n, (plan, box) in enumerate(zip(plans, boxes, strict=True)):
+        assert box is not None  # plan_segments keeps non-empty segments only
+        inside = (slice(box[0].start - first, box[0].stop - first), box[1], box[2])
+        stack[n][inside] = segment_mask(context, plan, box)
+    pixels = np.moveaxis(stack, 0, -1)
     algorithm = _algorithm(context)
     content_date, content_time = dicom_date_time(context.created)
-    source = context.sources[0]
     seg = hd.seg.Segmentation(
         source_images=context.sources[first:last],
         pixel_array=pixels,

@@ -114,7 +114,7 @@ Planar = hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations
 def vertebra_groups(context: ResultContext, vertebra: Vertebra) -> list[Planar]:
     """The body group and one group per cement island, all on the key slice."""
     image = context.sources[vertebra.key_slice]
-    body = context.body(vertebra.index)[vertebra.key_slice]
+    body = context.body(vertebra.index, (vertebra.key_slice,))
     site = [hd.sr.FindingSite(vf_codes.vertebra(vertebra.result.level))]
     body_outline, _ = _geometry.outlines(body, limit=1, min_pixels=1)[0]
     groups = [Planar(

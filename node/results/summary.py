@@ -101,8 +101,8 @@ def _axial_panel(ax: Axes, context: ResultContext, vertebra: Vertebra | None) ->
     hu = _hu(sources[k])
     window = tuple(slice(0, n) for n in hu.shape)
     if vertebra is not None:
-        body = context.body(vertebra.index)[k]
-        extra = context.extravertebral(vertebra.index)[k]
+        body = context.body(vertebra.index, (k,))
+        extra = context.extravertebral(vertebra.index, (k,))
         margin = (int(MARGIN_MM / spacing[0]), int(MARGIN_MM / spacing[1]))
         window = _bounds(body | extra, margin, hu.shape)
     ax.imshow(_windowed(hu[window]), cmap="gray", vmin=0, vmax=1,
@@ -127,9 +127,12 @@ def _sagittal_column(context: ResultContext) -> int:
     """Image column with the most cement inside the treated bodies (middle column without)."""
     if not context.vertebrae:
         return int(context.sources[0].Columns) // 2
-    treated = np.asarray(context.analysis.body_labels) > 0
-    per_column = np.count_nonzero(treated & context.cement, axis=(0, 1))
-    return int(np.argmax(per_column))
+    boxes = [context.body_box(v.index) for v in context.vertebrae]
+    region = tuple(slice(min(b[a].start for b in boxes if b), max(b[a].stop for b in boxes if b))
+                   for a in range(3))
+    treated = context.labels[region] > 0
+    per_column = np.count_nonzero(treated & context.cement[region], axis=(0, 1))
+    return region[2].start + int(np.argmax(per_column))
 
 
 def _sagittal_panel(ax: Axes, context: ResultContext) -> None:
@@ -137,8 +140,8 @@ def _sagittal_panel(ax: Axes, context: ResultContext) -> None:
     column = _sagittal_column(context)
     slice_mm = float(np.linalg.norm(affine[:3, 0]))
     row_mm = float(sources[0].PixelSpacing[0])
-    labels = np.asarray(context.analysis.body_labels)[:, :, column]
-    extra = np.asarray(context.analysis.extravertebral_labels)[:, :, column]
+    labels = context.labels[:, :, column]
+    extra = context.extravertebral_labels[:, :, column]
     shape = (len(sources), int(sources[0].Rows))
     window = _bounds((labels > 0) | (extra > 0),
                      (int(2 * MARGIN_MM / slice_mm), int(MARGIN_MM / row_mm)), shape)

@@ -48,7 +48,7 @@ def test_printed_text_holds_every_number_and_finding(two_levels: Built) -> None:
         assert f"= {level.score.total}/10  -> group {level.group.value}" in text
     assert "-> extensive distribution expected" in text
     assert "-> limited distribution expected" in text
-    assert "Leakage: YES" in text and "canal 0.08" in text
+    assert "Leakage: YES" in text and "    canal 0.08 ml" in text
     assert "cut-off 28.58 %" in text
 
 
