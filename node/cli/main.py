@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 COMMAND_MODULES = [
     "node.cli.serve",
     "node.cli.net",
+    "node.cli.demo",
     "node.cli.phantom",
     "node.cli.fetch",
     "node.cli.analyze",
