@@ -25,6 +25,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 from node.config.settings import NetSettings
 from node.net import status
 from node.net.access import AccessPolicy
+from node.net.part10 import part10_header
 from node.net.tls import server_context
 from node.storage.spool import InvalidInstanceError, Spool, SpoolError, SpoolFullError
 
@@ -97,7 +98,13 @@ def handle_store(event: Event, spool: Spool, log: AssociationLog) -> int:
     """Store one instance durably; Success only after fsync and index."""
     calling_ae = event.assoc.requestor.ae_title
     try:
-        stored = spool.accept(event.encoded_dataset(include_meta=True), calling_ae=calling_ae)
+        request: Any = event.request
+        meta = part10_header(sop_class_uid=str(request.AffectedSOPClassUID),
+                             sop_instance_uid=str(request.AffectedSOPInstanceUID),
+                             transfer_syntax_uid=str(event.context.transfer_syntax),
+                             source_ae=calling_ae)
+        stored = spool.accept(meta + event.encoded_dataset(include_meta=False),
+                              calling_ae=calling_ae)
     except SpoolFullError as exc:
         logger.error("refused instance (out of resources) calling_ae=%s: %s", calling_ae, exc)
         code = status.OUT_OF_RESOURCES

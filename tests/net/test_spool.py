@@ -73,3 +73,15 @@ def test_reconcile_indexes_orphans_and_drops_partials(tmp_path: Path,
     assert not partial.exists()
     assert len(reopened.series_paths(series.series_uid)) == 2
     assert reopened.reconcile() == 0
+
+
+def test_reconcile_finishes_a_complete_temporary_file(tmp_path: Path,
+                                                      series: WrittenSeries) -> None:
+    spool = Spool(tmp_path / "var", min_free_mb=0)
+    # fsynced and acknowledged, but the rename was lost (power cut before it reached disk)
+    (spool.tmp / "lost-rename.part").write_bytes(series.paths[2].read_bytes())
+    spool.close()
+    reopened = Spool(tmp_path / "var", min_free_mb=0)
+    assert reopened.reconcile() == 1
+    assert [p.stem for p in reopened.series_paths(series.series_uid)] == [series.sop_uids[2]]
+    assert list(reopened.tmp.iterdir()) == []
