@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from node.analysis._rays import exits, harmonic_fill, star_moments
 from node.analysis.frame import body_frame
 
 logger = logging.getLogger(__name__)
@@ -116,12 +117,29 @@ class RayParams:
     min_valid_fraction: float = 0.45
     min_kept_fraction: float = 0.3
     posterior_sector_deg: float = 22.0
-    iterations: int = 3
+    wall_percentile: float = 80.0
+    clean_gap_mm: float = 8.0         # marrow seen between cement and wall: a clean ray
+    min_clean_fraction: float = 0.2
+    iterations: int = 5
     min_volume_ml: float = 4.0
     max_volume_ml: float = 120.0
     min_height_mm: float = 8.0
     canal_probe_mm: tuple[float, float] = (4.0, 10.0)   # behind the posterior wall
     canal_max_hu: float = 120.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Surface:
+    """The body seen from ``centre``: radius along each ray of a (polar, azimuth) grid."""
+
+    centre: FloatArray
+    superior: FloatArray
+    left: FloatArray
+    posterior: FloatArray
+    dirs: FloatArray
+    radii: FloatArray
+    weights: FloatArray
+    wall_mm: float
 
 
 @dataclass(slots=True)
@@ -160,15 +178,25 @@ class RayBodySource:
         centre = (affine @ np.append(np.asarray(seed, dtype=np.float64), 1.0))[:3]
         superior = np.array([0.0, 0.0, 1.0])
         crop = _make_crop(hu, affine, centre, cement, p)
-        body: Body | None = None
-        for _ in range(p.iterations):
-            body = self._one_pass(crop, hu.shape, affine, centre, superior)
-            if body is None:
+        inner, noise = marrow_level(crop, centre, p)
+        surface: _Surface | None = None
+        for it in range(p.iterations):
+            # First from the seed (often at the cement's edge, near the shell): walls
+            # beyond the paint only, to move the centre into the body; then both
+            # candidates from a central point.
+            surface = self._surface(crop, centre, superior, inner, noise, resolve=it > 0)
+            if surface is None:
                 return None
-            moved = float(np.linalg.norm(body.centre_mm - centre))
-            centre, superior = body.centre_mm, body.superior
-            if moved < 0.5:
+            offset, cov, _ = star_moments(surface.radii, surface.dirs, surface.weights)
+            moved = float(np.linalg.norm(offset))
+            if moved < 0.5 and it > 0:
                 break
+            centre = centre + offset
+            superior = _superior_axis(cov)
+        if surface is None:
+            return None
+        mask, box = _voxelize(surface, affine, hu.shape)
+        body = _body_from_mask(mask, box, affine, hu.shape, surface)
         if body is None or not self._plausible(body, affine):
             return None
         if not _canal_behind(hu, affine, body, p):
@@ -176,27 +204,41 @@ class RayBodySource:
             return None
         return body
 
-    def _one_pass(self, crop: _Crop, shape: tuple[int, ...], affine: FloatArray,
-                  centre: FloatArray, superior: FloatArray) -> Body | None:
+    def _surface(self, crop: _Crop, centre: FloatArray, superior: FloatArray,
+                 inner: float, noise: float, *, resolve: bool = True) -> _Surface | None:
+        """Rays from ``centre``: the body's radius in every direction, cut at the wall."""
         p = self.params
         left, posterior = _frame_axes(superior)
         dirs = _directions(p.polar_bins, p.azimuth_bins, superior, left, posterior)
-        radii = _cast(crop, centre, dirs, p)
-        valid = np.isfinite(radii)
-        if valid.mean() < p.min_valid_fraction:
-            logger.debug("rays: only %.0f%% found a wall", 100 * valid.mean())
+        t = np.arange(0.0, p.max_radius_mm + 4.0, p.step_mm)
+        prof, painted = _sample(crop, centre, dirs, t)
+        voxel_mm = 1.0 / float(np.linalg.norm(crop.to_index[:3, :3], axis=1).min())
+        hold = max(round(max(p.drop_hold_mm, 0.7 * voxel_mm) / p.step_mm), 1)
+        exit_mm, paint_exit = exits(
+            prof, painted, t, inner=inner, wall=inner + max(p.wall_rise_hu,
+                                                            p.wall_rise_sigmas * noise),
+            drop=inner - max(p.drop_hu, p.drop_sigmas * noise), hold=hold,
+            floor_samples=max(round(2.5 / p.step_mm), 2), max_radius=p.max_radius_mm)
+        shape = (p.polar_bins, p.azimuth_bins)
+        exit_mm, paint_exit = exit_mm.reshape(shape), paint_exit.reshape(shape)
+        if np.isfinite(exit_mm).mean() < p.min_valid_fraction:
+            logger.debug("rays: only %.0f%% found a wall", 100 * np.isfinite(exit_mm).mean())
             return None
-        voxel_mm = float(np.linalg.norm(crop.to_index[:3, :3], axis=1).min())
-        radii, kept = _repair(radii, p, 1.0 / voxel_mm)
+        radii = _resolve(exit_mm, paint_exit, p, voxel_mm) if resolve else exit_mm
+        radii, kept = _repair(radii, p, voxel_mm)
         if kept < p.min_kept_fraction:
             logger.debug("rays: only %.0f%% agree with their neighbours", 100 * kept)
             return None
         wall = _posterior_wall(radii, p)
-        mask, box = _voxelize(radii, centre, (superior, left, posterior), wall,
-                              affine, shape)
-        if not mask.any():
-            return None
-        return _body_from_mask(mask, box, affine, shape, wall, centre, posterior)
+        along = dirs @ posterior
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cut = np.where(along > 1e-6, wall / along, np.inf)
+        radii = np.minimum(radii, cut)
+        theta = (np.arange(p.polar_bins) + 0.5) * math.pi / p.polar_bins
+        weights = np.repeat((np.sin(theta) * (math.pi / p.polar_bins)
+                             * (2 * math.pi / p.azimuth_bins))[:, None], p.azimuth_bins, axis=1)
+        return _Surface(centre=centre, superior=superior, left=left, posterior=posterior,
+                        dirs=dirs, radii=radii, weights=weights, wall_mm=wall)
 
     def _plausible(self, body: Body, affine: FloatArray) -> bool:
         p = self.params
@@ -297,85 +339,51 @@ def marrow_level(crop: _Crop, centre: FloatArray, p: RayParams) -> tuple[float, 
     return float(np.median(block[keep])), max(noise, 5.0)
 
 
-def _cast(crop: _Crop, centre: FloatArray, dirs: FloatArray, p: RayParams) -> FloatArray:
-    """Radius (mm) of the outer edge of the body on every ray; NaN when none is found."""
-    inner, spread = marrow_level(crop, centre, p)
-    wall = inner + max(p.wall_rise_hu, p.wall_rise_sigmas * spread)
-    drop = inner - max(p.drop_hu, p.drop_sigmas * spread)
-    t = np.arange(0.0, p.max_radius_mm + 4.0, p.step_mm)
+def _sample(crop: _Crop, centre: FloatArray, dirs: FloatArray, t: FloatArray
+            ) -> tuple[npt.NDArray[np.float32], BoolArray]:
+    """HU and painted flag along every ray, (rays, samples)."""
     pts = centre[None, None, None, :] + t[None, None, :, None] * dirs[:, :, None, :]
-    flat = pts.reshape(-1, 3)
-    idx = flat @ crop.to_index[:3, :3].T + crop.to_index[:3, 3]
-    samples = ndimage.map_coordinates(crop.data, idx.T, order=1, mode="constant",
-                                      cval=np.nan)
-    prof = samples.reshape(dirs.shape[0] * dirs.shape[1], t.size)
-    # Painted cement is neither wall nor outside: give it the marrow level.
-    painted = ndimage.map_coordinates(crop.painted.astype(np.float32), idx.T, order=0,
-                                      mode="constant", cval=0.0)
-    prof[painted.reshape(prof.shape) > 0.5] = inner
-    hold = max(round(p.drop_hold_mm / p.step_mm), 1)
-    radii = np.array([_exit(row, t, wall, drop, inner, hold, p) for row in prof],
-                     dtype=np.float64)
-    return radii.reshape(dirs.shape[0], dirs.shape[1])
+    idx = (pts.reshape(-1, 3) @ crop.to_index[:3, :3].T + crop.to_index[:3, 3]).T
+    n_rays = dirs.shape[0] * dirs.shape[1]
+    prof = ndimage.map_coordinates(crop.data, idx, order=1, mode="constant", cval=np.nan)
+    painted = ndimage.map_coordinates(crop.painted.view(np.uint8), idx, order=0,
+                                      mode="constant", cval=0)
+    return (prof.reshape(n_rays, t.size).astype(np.float32),
+            painted.reshape(n_rays, t.size).astype(bool))
 
 
-def _exit(profile: npt.NDArray[np.floating], t: FloatArray, wall: float, drop: float,
-          inner: float, hold: int, p: RayParams) -> float:
-    """Where one ray leaves the body: the first wall's outer half-maximum, or the first
-    sustained drop below the marrow (a wall too thin to see, e.g. at 3 mm voxels)."""
-    finite = np.isfinite(profile)
-    above = finite & (profile >= wall)
-    low = finite & (profile <= drop)
-    start = 0
-    while start < above.size and above[start]:   # a centre on a wall: skip that run
-        start += 1
-    hits = np.flatnonzero(above[start:])
-    first_wall = start + int(hits[0]) if hits.size else above.size
-    # A sustained drop: ``hold`` consecutive samples below ``drop``.
-    run = np.convolve(low.astype(np.int32), np.ones(hold, dtype=np.int32), mode="valid")
-    drops = np.flatnonzero(run[start:] >= hold)
-    first_drop = start + int(drops[0]) if drops.size else above.size
-    if first_wall >= above.size and first_drop >= above.size:
-        return math.nan
-    if first_wall < first_drop:
-        return _wall_edge(profile, t, first_wall, p)
-    k = first_drop
-    level = 0.5 * (inner + float(np.min(profile[k:k + hold])))
-    while k > 0 and profile[k - 1] < level:
-        k -= 1
-    if k == 0 or t[k] > p.max_radius_mm:
-        return math.nan
-    return _crossing(profile, t, k - 1, level)
+def _resolve(exit_mm: FloatArray, paint_exit: FloatArray, p: RayParams,
+             voxel_mm: float) -> FloatArray:
+    """One radius per ray where cement may have hidden the wall.
+
+    Cement that fills the body up to its shell hides the shell (it is painted over), and
+    the ray then runs on to the next wall (often the neighbour's endplate). A ray whose
+    exit lies well beyond any paint saw the wall clearly ("clean"); the clean rays give
+    the surface, smoothly interpolated across the others, and each other ray keeps the
+    candidate nearest to it: the edge of the cement or the wall found beyond it.
+    """
+    has_paint = np.isfinite(paint_exit)
+    if not has_paint.any():
+        return exit_mm
+    clean = np.isfinite(exit_mm) & (~has_paint | (paint_exit <= exit_mm - p.clean_gap_mm))
+    close = has_paint & (exit_mm <= paint_exit + max(1.0, voxel_mm))
+    settled = clean | close
+    if settled.mean() < p.min_clean_fraction:
+        return exit_mm
+    base, kept = _repair(np.where(settled, exit_mm, np.nan), p, voxel_mm, fill=False)
+    guess = harmonic_fill(base, kept & np.isfinite(base))
+    if np.isnan(guess).any():
+        return exit_mm
+    open_rays = has_paint & ~settled
+    use_paint = ~np.isfinite(exit_mm) | (np.abs(paint_exit - guess) <= np.abs(exit_mm - guess))
+    return np.where(open_rays, np.where(use_paint, paint_exit, exit_mm), exit_mm)
 
 
-def _wall_edge(profile: npt.NDArray[np.floating], t: FloatArray, first: int,
-               p: RayParams) -> float:
-    """Outer half-maximum of the wall that starts at sample ``first``."""
-    finite = np.isfinite(profile)
-    peak_at = first
-    n = profile.size
-    # Climb to the wall's crest, then find where it falls to half-way to the floor.
-    while peak_at + 1 < n and finite[peak_at + 1] and profile[peak_at + 1] >= profile[peak_at]:
-        peak_at += 1
-    if peak_at + 1 >= n or not finite[peak_at + 1] or t[peak_at] > p.max_radius_mm:
-        return math.nan
-    after = profile[peak_at + 1:peak_at + 1 + max(int(2.5 / p.step_mm), 2)]
-    after = after[np.isfinite(after)]
-    floor = float(np.min(after)) if after.size else float(profile[peak_at + 1])
-    level = 0.5 * (float(profile[peak_at]) + floor)
-    k = peak_at
-    while k + 1 < n and finite[k + 1] and profile[k + 1] >= level:
-        k += 1
-    if k + 1 >= n or not finite[k + 1]:
-        return math.nan
-    return _crossing(profile, t, k, level)
-
-
-def _crossing(profile: npt.NDArray[np.floating], t: FloatArray, k: int, level: float) -> float:
-    """Sub-sample position where the profile passes ``level`` between samples k and k+1."""
-    a, b = float(profile[k]), float(profile[k + 1])
-    frac = 0.0 if a == b else (a - level) / (a - b)
-    return float(t[k] + np.clip(frac, 0.0, 1.0) * (t[k + 1] - t[k]))
+def _superior_axis(cov: FloatArray) -> FloatArray:
+    """The principal axis of the body closest to patient z, signed toward +z (spec)."""
+    _, vectors = np.linalg.eigh(cov)
+    axis = vectors[:, int(np.argmax(np.abs(vectors[2, :])))]
+    return np.asarray(axis if axis[2] >= 0 else -axis, dtype=np.float64)
 
 
 def _neighbourhood_median(radii: FloatArray, k_pol: int, k_az: int) -> FloatArray:
@@ -391,10 +399,13 @@ def _neighbourhood_median(radii: FloatArray, k_pol: int, k_az: int) -> FloatArra
             return np.asarray(np.nanmedian(flat, axis=2), dtype=np.float64)
 
 
-def _repair(radii: FloatArray, p: RayParams, voxel_mm: float) -> tuple[FloatArray, float]:
+def _repair(radii: FloatArray, p: RayParams, voxel_mm: float, *, fill: bool = True
+            ) -> tuple[FloatArray, BoolArray] | tuple[FloatArray, float]:
     """Replace rays that passed through a gap (or met a spurious spot) by their neighbours.
 
-    Returns the repaired radii and the fraction of rays kept as measured.
+    With ``fill`` (default) returns the repaired radii, gaps filled smoothly, and the
+    fraction of rays kept as measured; without, the radii (NaN where unknown) and the
+    mask of rays kept.
     """
     r = radii.copy()
     kept = np.isfinite(r)
@@ -404,16 +415,21 @@ def _repair(radii: FloatArray, p: RayParams, voxel_mm: float) -> tuple[FloatArra
         bad = ~kept | (np.abs(r - med) > tol)
         kept &= ~bad
         r = np.where(bad, med, r)
+    if not fill:
+        return np.where(kept, r, np.nan), kept
+    r = harmonic_fill(np.where(kept, r, np.nan), kept)
     if np.isnan(r).any():
-        fill = np.nanmedian(r) if np.isfinite(r).any() else p.max_radius_mm / 2
-        r = np.where(np.isnan(r), fill, r)
+        r = np.where(np.isnan(r), p.max_radius_mm / 2, r)
     # A last light smoothing of the kept surface: rays sample a noisy half-maximum.
-    smooth = _neighbourhood_median(r, 1, 1)
-    return smooth, float(kept.mean())
+    return _neighbourhood_median(r, 1, 1), float(kept.mean())
 
 
 def _posterior_wall(radii: FloatArray, p: RayParams) -> float:
-    """Distance of the posterior wall from the centre along the posterior axis, mm."""
+    """Distance of the posterior wall from the centre along the posterior axis, mm.
+
+    A high percentile of the rays aimed straight back: the wall is concave at the
+    midline, and the cut continues its posterolateral parts across the pedicle bases.
+    """
     n_pol, n_az = radii.shape
     theta = (np.arange(n_pol) + 0.5) * math.pi / n_pol
     phi = np.arange(n_az) * 2 * math.pi / n_az
@@ -421,48 +437,47 @@ def _posterior_wall(radii: FloatArray, p: RayParams) -> float:
     az_sel = np.abs(np.angle(np.exp(1j * (phi - math.pi / 2)))) <= sector
     pol_sel = np.abs(theta - math.pi / 2) <= math.radians(35.0)
     proj = (radii * np.sin(theta)[:, None] * np.sin(phi)[None, :])[np.ix_(pol_sel, az_sel)]
-    return float(np.median(proj))
+    return float(np.percentile(proj, p.wall_percentile))
 
 
-def _voxelize(radii: FloatArray, centre: FloatArray,
-              axes: tuple[FloatArray, FloatArray, FloatArray], wall: float,
-              affine: FloatArray, shape: tuple[int, ...]
+def _voxelize(surface: _Surface, affine: FloatArray, shape: tuple[int, ...]
               ) -> tuple[BoolArray, tuple[slice, slice, slice]]:
-    """Voxels whose centre lies inside the star-shaped surface and before the wall cut."""
-    superior, left, posterior = axes
+    """Voxels whose centre lies inside the star-shaped surface."""
+    radii = surface.radii
     n_pol, n_az = radii.shape
     reach = float(radii.max()) + 1.0
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     inv = np.linalg.inv(affine)
-    c_idx = (inv @ np.append(centre, 1.0))[:3]
+    c_idx = (inv @ np.append(surface.centre, 1.0))[:3]
     half = np.ceil(reach / spacing).astype(np.int64) + 1
     lo = np.maximum(np.floor(c_idx).astype(np.int64) - half, 0)
     hi = np.minimum(np.floor(c_idx).astype(np.int64) + half + 2, np.asarray(shape))
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-    grids = np.meshgrid(*(np.arange(a, b, dtype=np.float64) for a, b in zip(lo, hi,
-                                                                           strict=True)),
-                        indexing="ij")
-    idx = np.stack([g.ravel() for g in grids], axis=1)
-    rel = idx @ affine[:3, :3].T + affine[:3, 3] - centre
-    s = rel @ superior
-    a = rel @ posterior
-    lft = rel @ left
-    dist = np.sqrt(s * s + a * a + lft * lft)
-    theta = np.arccos(np.clip(s / np.maximum(dist, 1e-9), -1.0, 1.0))
-    phi = np.mod(np.arctan2(a, lft), 2 * math.pi)
-    # Bilinear lookup on the (polar, azimuth) grid, wrapping in azimuth.
+    axes = [np.arange(a, b, dtype=np.float32) for a, b in zip(lo, hi, strict=True)]
+    frame = np.stack([surface.left, surface.posterior, surface.superior]).astype(np.float32)
+    # Frame coordinates of every voxel centre, built from the three index axes.
+    m = (frame @ affine[:3, :3].astype(np.float32))            # (3 frame, 3 index)
+    base = frame @ (affine[:3, 3] - surface.centre).astype(np.float32)
+    coords = [base[f] + m[f, 0] * axes[0][:, None, None] + m[f, 1] * axes[1][None, :, None]
+              + m[f, 2] * axes[2][None, None, :] for f in range(3)]
+    lft, post, sup = coords
+    dist = np.sqrt(lft * lft + post * post + sup * sup)
+    inside = dist <= float(radii.min())
+    shell = (dist > float(radii.min())) & (dist <= reach)
+    d = dist[shell]
+    theta = np.arccos(np.clip(sup[shell] / np.maximum(d, 1e-6), -1.0, 1.0))
+    phi = np.mod(np.arctan2(post[shell], lft[shell]), 2 * math.pi)
     grid = np.pad(radii, ((1, 1), (0, 1)), mode="edge")
     grid[:, -1] = grid[:, 0]
     pol_i = theta / math.pi * n_pol - 0.5 + 1
     az_i = phi / (2 * math.pi) * n_az
     r_at = ndimage.map_coordinates(grid, np.stack([pol_i, az_i]), order=1, mode="nearest")
-    inside = (dist <= r_at) & (a <= wall)
-    return inside.reshape(grids[0].shape), box  # type: ignore[return-value]
+    inside[shell] = d <= r_at
+    return inside, box  # type: ignore[return-value]
 
 
 def _body_from_mask(mask: BoolArray, box: tuple[slice, slice, slice], affine: FloatArray,
-                    shape: tuple[int, ...], wall: float, centre: FloatArray,
-                    posterior: FloatArray) -> Body | None:
+                    shape: tuple[int, ...], surface: _Surface) -> Body | None:
     """The body record of a voxel mask: its own frame and where the wall cut lies."""
     labels, n = ndimage.label(mask)
     if n > 1:
@@ -474,14 +489,13 @@ def _body_from_mask(mask: BoolArray, box: tuple[slice, slice, slice], affine: Fl
     shift[:3, 3] = [b.start for b in box]
     local = affine @ shift
     frame = body_frame(mask, local)
-    wall_point = centre + wall * posterior
+    wall_point = surface.centre + surface.wall_mm * surface.posterior
     wall_mm = float(np.dot(wall_point - frame.origin, frame.posterior))
-    pts_l = _extent_along(mask, local, frame.origin, frame.left)
-    touches = _touches_edge(mask, box, shape)
+    half_width = _extent_along(mask, local, frame.origin, frame.left)
     return Body(mask=mask, box=box, box_affine=local, centre_mm=frame.origin,
                 superior=frame.superior, posterior=frame.posterior, left=frame.left,
-                posterior_wall_mm=wall_mm,
-                half_width_mm=pts_l, touches_fov_edge=touches)
+                posterior_wall_mm=wall_mm, half_width_mm=half_width,
+                touches_fov_edge=_touches_edge(mask, box, shape))
 
 
 def _extent_along(mask: BoolArray, affine: FloatArray, origin: FloatArray,
