@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import highdicom as hd
 import numpy as np
@@ -124,6 +126,34 @@ def _description(plan: SegmentPlan,
     )
 
 
+# Set while build_seg runs: the overlap vfnode knows by construction (see _Segmentation).
+_KNOWN_OVERLAP: ContextVar[hd.seg.SegmentsOverlapValues | None] = ContextVar(
+    "vfnode_known_overlap", default=None)
+
+
+class _Segmentation(hd.seg.Segmentation):
+    """highdicom's Segmentation, minus one whole-array check whose answer vfnode knows.
+
+    To fill Segments Overlap, highdicom sums the 4-D stack over the segment axis: a
+    (slices, rows, columns) int64 temporary (465 MB and about 1.2 s for a 220-slice slab of
+    512 x 512). The cement-in-body segment lies inside its body segment by construction, so
+    the segments overlap whenever a cement segment exists; build_seg says so through
+    ``_KNOWN_OVERLAP`` and every other input takes highdicom's own path (pinned 0.28.2).
+    """
+
+    @classmethod
+    def _check_and_cast_pixel_array(
+        cls, pixel_array: Any, segment_numbers: Any, segmentation_type: Any, dtype: Any,
+    ) -> tuple[Any, hd.seg.SegmentsOverlapValues]:
+        known = _KNOWN_OVERLAP.get()
+        if (known is not None and isinstance(pixel_array, np.ndarray)
+                and pixel_array.dtype == np.bool_ and pixel_array.ndim == 4
+                and pixel_array.shape[-1] == len(segment_numbers)):
+            return pixel_array, known
+        return super()._check_and_cast_pixel_array(pixel_array, segment_numbers,
+                                                   segmentation_type, dtype)
+
+
 def _stable_dimension_organization(seg: hd.seg.Segmentation) -> None:
     """Replace highdicom's random Dimension Organization UID by one derived from the SEG."""
     uid = derive_uid(str(seg.SOPInstanceUID), "dimension-organization")
@@ -131,6 +161,26 @@ def _stable_dimension_organization(seg: hd.seg.Segmentation) -> None:
         item.DimensionOrganizationUID = uid
     for item in seg.DimensionIndexSequence:
         item.DimensionOrganizationUID = uid
+
+
+def _pixels(context: ResultContext, plans: list[SegmentPlan]) -> tuple[np.ndarray, slice]:
+    """(slab slices, rows, columns, segments) bool stack and the slab it covers.
+
+    Segment-major memory: each mask is computed inside its own bounding box only, and
+    every per-segment frame highdicom reads is contiguous.
+    """
+    boxes = [_box(context, plan) for plan in plans]
+    first = min(b[0].start for b in boxes if b is not None)
+    last = max(b[0].stop for b in boxes if b is not None)
+    source = context.sources[0]
+    stack = np.zeros((len(plans), last - first, int(source.Rows), int(source.Columns)),
+                     dtype=bool)
+    for n, (plan, box) in enumerate(zip(plans, boxes, strict=True)):
+        if box is None:  # plan_segments keeps non-empty segments only
+            raise ValueError(f"Segment {plan.label!r} must hold voxels. Found none.")
+        inside = (slice(box[0].start - first, box[0].stop - first), box[1], box[2])
+        stack[n][inside] = segment_mask(context, plan, box)
+    return np.moveaxis(stack, 0, -1), slice(first, last)
 
 
 def build_seg(context: ResultContext, plans: list[SegmentPlan], *,
@@ -142,45 +192,40 @@ def build_seg(context: ResultContext, plans: list[SegmentPlan], *,
     """
     if not plans:
         raise ValueError("A SEG needs at least one non-empty segment. Found none.")
-    boxes = [_box(context, plan) for plan in plans]
-    first = min(b[0].start for b in boxes if b is not None)
-    last = max(b[0].stop for b in boxes if b is not None)
-    source = context.sources[0]
-    # Segment-major memory: each mask is computed inside its own bounding box only, and
-    # highdicom's overlap check (a sum over the segment axis) runs plane by plane.
-    stack = np.zeros((len(plans), last - first, int(source.Rows), int(source.Columns)),
-                     dtype=bool)
-    for n, (plan, box) in enumerate(zip(plans, boxes, strict=True)):
-        assert box is not None  # plan_segments keeps non-empty segments only
-        inside = (slice(box[0].start - first, box[0].stop - first), box[1], box[2])
-        stack[n][inside] = segment_mask(context, plan, box)
-    pixels = np.moveaxis(stack, 0, -1)
+    pixels, slab = _pixels(context, plans)
     algorithm = _algorithm(context)
     content_date, content_time = dicom_date_time(context.created)
-    seg = hd.seg.Segmentation(
-        source_images=context.sources[first:last],
-        pixel_array=pixels,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[_description(plan, algorithm) for plan in plans],
-        series_instance_uid=context.uids.series(Kind.SEG),
-        series_number=series_number,
-        sop_instance_uid=context.uids.instance(Kind.SEG),
-        instance_number=context.version,
-        manufacturer=context.device.manufacturer,
-        manufacturer_model_name=context.device.model_name,
-        software_versions=context.software_version,
-        device_serial_number=context.device.serial_number,
-        content_description="Vertebral bodies and bone cement after vertebroplasty",
-        content_label="VFNODE",
-        content_creator_name="vfnode^",
-        omit_empty_frames=True,
-        series_description=series_description("segmentation", source),
-        content_date=content_date,
-        content_time=content_time,
-        series_date=content_date,
-        series_time=content_time,
-        institution_name=context.device.institution_name,
-    )
+    source = context.sources[0]
+    overlap = hd.seg.SegmentsOverlapValues.YES if any(
+        plan.role is Role.CEMENT for plan in plans) else None
+    token = _KNOWN_OVERLAP.set(overlap)
+    try:
+        seg = _Segmentation(
+            source_images=context.sources[slab],
+            pixel_array=pixels,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=[_description(plan, algorithm) for plan in plans],
+            series_instance_uid=context.uids.series(Kind.SEG),
+            series_number=series_number,
+            sop_instance_uid=context.uids.instance(Kind.SEG),
+            instance_number=context.version,
+            manufacturer=context.device.manufacturer,
+            manufacturer_model_name=context.device.model_name,
+            software_versions=context.software_version,
+            device_serial_number=context.device.serial_number,
+            content_description="Vertebral bodies and bone cement after vertebroplasty",
+            content_label="VFNODE",
+            content_creator_name="vfnode^",
+            omit_empty_frames=True,
+            series_description=series_description("segmentation", source),
+            content_date=content_date,
+            content_time=content_time,
+            series_date=content_date,
+            series_time=content_time,
+            institution_name=context.device.institution_name,
+        )
+    finally:
+        _KNOWN_OVERLAP.reset(token)
     copy_patient_study(source, seg)
     stamp(seg, context.created)
     _stable_dimension_organization(seg)

@@ -31,6 +31,7 @@ WIDTH_PX, HEIGHT_PX, DPI = 1600, 900, 100
 BONE_WINDOW = (400.0, 1800.0)  # level, width (HU)
 MARGIN_MM = 25.0
 MAX_AXIAL_PANELS = 3
+LINE_STEP = 0.0029  # text panel height per point of font size
 
 
 def _hu(image: Dataset) -> npt.NDArray[np.float32]:
@@ -188,12 +189,15 @@ def render_summary(context: ResultContext) -> npt.NDArray[np.uint8]:
         _axial_panel(figure.add_subplot(grid[row, 1]), context, vertebra)
     text = figure.add_subplot(grid[:, 2])
     text.set_axis_off()
+    lines = summary_lines(context)
+    # Shrink the text (never below 70 %) when many vertebrae would overflow the panel.
+    scale = max(0.7, min(1.0, 0.96 / sum(line.size * LINE_STEP for line in lines)))
     y = 1.0
-    for line in summary_lines(context):
-        text.text(0.0, y, line.text, color=line.colour, fontsize=line.size,
+    for line in lines:
+        text.text(0.0, y, line.text, color=line.colour, fontsize=line.size * scale,
                   fontweight="bold" if line.bold else "normal", va="top", ha="left",
                   transform=text.transAxes, family="DejaVu Sans")
-        y -= line.size / 15 * 0.045
+        y -= line.size * LINE_STEP * scale
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     return np.ascontiguousarray(rgba[:, :, :3])

@@ -6,9 +6,10 @@ import highdicom as hd
 import numpy as np
 from conftest import Built
 from pydicom.sr.codedict import codes
-from readback import on_grid
+from readback import on_grid, strict_roundtrip
 
 from node.results import codes as vf_codes
+from node.results.build import build_results
 
 EXPECTED_SEGMENTS = {
     "one_level": ["L1 vertebral body", "L1 cement in body"],
@@ -121,3 +122,24 @@ def test_seg_belongs_to_the_ct_study_in_its_own_series(two_levels: Built) -> Non
 
 def test_series_without_cement_has_no_seg(no_cement: Built) -> None:
     assert sorted(no_cement.objects) == ["OT", "SR"]
+
+
+def test_known_overlap_is_what_highdicom_would_compute() -> None:
+    from conftest import CREATED
+    from synthetic_ct import make_case
+
+    from node.results.build import make_context
+    from node.results.context import Device
+    from node.results.seg import _pixels, plan_segments
+
+    analysis, sources = make_case("two_levels")
+    context = make_context(analysis, sources, device=Device(), options={}, created=CREATED)
+    plans = plan_segments(context)
+    pixels, _ = _pixels(context, plans)
+    numbers = np.arange(1, len(plans) + 1)
+    _, overlap = hd.seg.Segmentation._check_and_cast_pixel_array(
+        pixels, numbers, hd.seg.SegmentationTypeValues.BINARY, np.uint8)
+    assert overlap == hd.seg.SegmentsOverlapValues.YES
+    seg = hd.seg.Segmentation.from_dataset(strict_roundtrip(
+        build_results(analysis, sources, sr=False, summary_image=False, created=CREATED)[0]))
+    assert seg.SegmentsOverlap == "YES"
