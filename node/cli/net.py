@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sqlite3
 import time
@@ -103,8 +104,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     conn = _open(settings)
     data_dir = settings.storage.data_dir
     now = time.time()
-    open_rows = conn.execute("SELECT calling_ae, address, started_at FROM associations "
-                             "WHERE ended_at IS NULL ORDER BY id").fetchall()
+    open_rows = [row for row in conn.execute(
+        "SELECT calling_ae, address, started_at, pid FROM associations WHERE ended_at IS NULL "
+        "ORDER BY id").fetchall() if _alive(int(row[3]))]
     day = conn.execute("SELECT outcome, COUNT(*) FROM associations WHERE started_at > ? "
                        "GROUP BY outcome", (now - 86400,)).fetchall()
     print(f"node {settings.net.ae_title} port {settings.net.port} data {data_dir.resolve()}")
@@ -129,6 +131,17 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"spool: {instances} instances, {spool_bytes / 2**20:.1f} MB; disk free "
           f"{usage.free / 2**30:.1f} GB of {usage.total / 2**30:.1f} GB")
     return 0
+
+
+def _alive(pid: int) -> bool:
+    """A row left "open" by a receiving process that was killed does not count."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
