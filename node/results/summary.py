@@ -34,10 +34,11 @@ MAX_AXIAL_PANELS = 3
 LINE_STEP = 0.0029  # text panel height per point of font size
 
 
-def _hu(image: Dataset) -> npt.NDArray[np.float32]:
+def _hu(image: Dataset, region: tuple[slice | int, ...] = ()) -> npt.NDArray[np.float32]:
+    """Hounsfield units of ``region`` of one CT image (rescaled after cropping)."""
     slope = float(image.get("RescaleSlope", 1.0))
     intercept = float(image.get("RescaleIntercept", 0.0))
-    return np.asarray(image.pixel_array, dtype=np.float32) * slope + intercept
+    return np.asarray(image.pixel_array[region], dtype=np.float32) * slope + intercept
 
 
 def _windowed(hu: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -149,7 +150,7 @@ def _sagittal_panel(ax: Axes, context: ResultContext) -> None:
     if not context.vertebrae:
         window = (slice(0, shape[0]), slice(0, shape[1]))
     ks = range(window[0].start, window[0].stop)
-    image = np.stack([_hu(sources[k])[window[1], column] for k in ks])
+    image = np.stack([_hu(sources[k], (window[1], column)) for k in ks])
     flip = affine[2, 0] > 0  # superior at the top
 
     def shown(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
