@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import contourpy
 import numpy as np
 import numpy.typing as npt
 from pydicom import Dataset
-from skimage import measure
+from scipy import ndimage
 
 # Cement islands smaller than this on the key slice are not outlined (pixels).
 MIN_OUTLINE_PIXELS = 3
@@ -76,22 +77,29 @@ def key_slice(body: npt.NDArray[np.bool_], cement: npt.NDArray[np.bool_]) -> int
     return int(np.argmax(np.count_nonzero(body, axis=(1, 2))))
 
 
+def _drop_collinear(points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The same closed polyline without the points that lie on a straight run."""
+    steps = np.diff(points, axis=0)
+    turn = np.abs(steps[1:, 0] * steps[:-1, 1] - steps[1:, 1] * steps[:-1, 0]) > 1e-9
+    keep = np.concatenate([[True], turn, [True]])
+    return np.asarray(points[keep], dtype=np.float64)
+
+
 def _outline(component: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
     """Closed outer outline of one connected 2-D component, DICOM image coordinates.
 
-    ``find_contours`` at level 0.5 runs along pixel edges between pixel centres
-    (integer indices); DICOM puts the centre of pixel (r, c) at (c + 0.5, r + 0.5).
+    The 0.5 iso-line of the mask (contourpy, as matplotlib draws it) runs along pixel
+    edges between pixel centres (integer indices); DICOM puts the centre of pixel
+    (r, c) at (c + 0.5, r + 0.5).
     """
-    padded = np.pad(component, 1).astype(np.float32)
-    contours = measure.find_contours(padded, 0.5)
-    outer = max(contours, key=len)
-    outer = measure.approximate_polygon(outer, tolerance=0.3)
-    rows = outer[:, 0] - 1.0 + 0.5
-    columns = outer[:, 1] - 1.0 + 0.5
-    points = np.stack([columns, rows], axis=1)
+    padded = np.pad(component, 1).astype(np.float64)
+    lines = contourpy.contour_generator(z=padded, line_type=contourpy.LineType.Separate)
+    found: list[npt.NDArray[np.float64]] = list(lines.lines(0.5))  # type: ignore[arg-type]
+    outer = max(found, key=lambda line: int(line.shape[0]))  # (x, y) = (column, row)
+    points = np.asarray(outer, dtype=np.float64) - 1.0 + 0.5
     if not np.array_equal(points[0], points[-1]):
         points = np.vstack([points, points[:1]])
-    return np.asarray(points, dtype=np.float64)
+    return _drop_collinear(points)
 
 
 def outlines(mask: npt.NDArray[np.bool_], *, limit: int | None = None,
@@ -104,7 +112,7 @@ def outlines(mask: npt.NDArray[np.bool_], *, limit: int | None = None,
         ``points`` (N, 2) closed polyline, DICOM image coordinates (column, row);
         ``pixels`` the component's area in pixels.
     """
-    labels, count = measure.label(mask, connectivity=2, return_num=True)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         return []
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
