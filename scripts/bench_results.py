@@ -31,6 +31,7 @@ from node.results.context import Device  # noqa: E402
 from node.results.seg import build_seg, plan_segments  # noqa: E402
 from node.results.sr import build_sr  # noqa: E402
 from node.results.summary import build_summary  # noqa: E402
+from tests.unit.results.phantom_case import analysis_from_truth  # noqa: E402
 
 
 def make_phantom(folder: Path, slice_mm: float) -> Path:
@@ -38,34 +39,6 @@ def make_phantom(folder: Path, slice_mm: float) -> Path:
 
     write_case(folder, "two_levels", 1, overrides=(("slice_mm", slice_mm), ("matrix", 512)))
     return folder
-
-
-def analysis_from_truth(case: Path) -> Analysis:
-    """The phantom's exact masks and record as an Analysis (treated bodies relabelled 1..n).
-
-    The figures of docs/sr.md come from the truth, so they show named levels and do not
-    depend on the state of the analysis engine.
-    """
-    from scipy import ndimage
-
-    from node.phantom.truth import load_truth, treated_labels
-
-    truth = load_truth(case)
-    masks, params = truth.masks, truth.result.parameters
-    treated = treated_labels(masks, params)
-    bodies = np.zeros_like(masks.body_labels)
-    extra = np.zeros_like(masks.body_labels)
-    spacing = np.linalg.norm(masks.affine[:3, :3], axis=0)
-    outside = masks.cement & (masks.body_labels == 0)
-    for new, label in enumerate(treated, start=1):
-        body = masks.body_labels == label
-        bodies[body] = new
-        near = ndimage.distance_transform_edt(~body, sampling=spacing) <= 20.0
-        extra[outside & near & (extra == 0)] = new
-    return Analysis(result=truth.result, affine=masks.affine,
-                    slice_sop_instance_uids=masks.slice_sop_instance_uids, body_labels=bodies,
-                    cement=masks.cement, extravertebral_labels=extra,
-                    leak_sites=masks.leak_sites)
 
 
 def timed(label: str, table: list[tuple[str, float]], func, *args, **kwargs):  # type: ignore[no-untyped-def]

@@ -1,5 +1,9 @@
 """The result objects through independent DICOM tools: dicom3tools, dcmtk and dcmqi.
 
+Cases: the synthetic CT of the unit tests (one level, two levels with a canal leak, no
+cement) and small phantoms of ``node.phantom`` (two levels, a canal leak, no cement),
+written from their exact truth masks and records.
+
 * ``dciodvfy`` reports no error for the SR, the SEG and the summary image;
 * ``dsrdump`` prints the SR;
 * dcmqi's ``tid1500reader`` turns the SR into JSON whose values equal the result record;
@@ -18,9 +22,10 @@ import nibabel
 import numpy as np
 import pytest
 
-from node.analysis.types import LeakSite
+from node.analysis.types import Analysis, LeakSite
 from node.results import codes as vf_codes
 from node.results.build import write_results
+from tests.unit.results.phantom_case import phantom_case
 from tests.unit.results.readback import on_grid
 from tests.unit.results.synthetic_ct import CASES, make_case
 
@@ -42,12 +47,25 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
                           check=False)
 
 
-@pytest.fixture(scope="module", params=CASES)
+PHANTOMS = ("two_levels", "canal_leak", "no_cement")
+
+
+@pytest.fixture(scope="module",
+                params=[f"synthetic:{c}" for c in CASES] + [f"phantom:{p}" for p in PHANTOMS])
 def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    analysis, sources = make_case(request.param)
-    folder = tmp_path_factory.mktemp(request.param)
-    paths = write_results(analysis, sources, folder, volumetric_sr_groups=False)
+    source, kind = request.param.split(":")
+    folder = tmp_path_factory.mktemp(f"{source}-{kind}")
+    if source == "phantom":
+        analysis, sources = phantom_case(folder / "case", kind)
+    else:
+        analysis, sources = make_case(kind)
+    paths = write_results(analysis, sources, folder / "out", volumetric_sr_groups=False)
     return analysis, {p.name.split("_")[0]: p for p in paths}
+
+
+def names(analysis: Analysis) -> list[str]:
+    """The vertebra names the objects use: the level, else "Vertebra i"."""
+    return [lv.level or f"Vertebra {i}" for i, lv in enumerate(analysis.result.levels, 1)]
 
 
 def test_dciodvfy_finds_no_error(written) -> None:
@@ -84,10 +102,10 @@ def test_tid1500reader_json_equals_the_record(written, tmp_path: Path) -> None:
     out = run(tool("tid1500reader"), "--inputDICOM", files["SR"], "--outputMetadata", target)
     assert out.returncode == 0, out.stderr
     groups = _by_tracking(json.loads(target.read_text()))
-    for level in analysis.result.levels:
+    for name, level in zip(names(analysis), analysis.result.levels, strict=True):
         record = level.to_json()
-        group = groups[f"{level.level} vertebral body"]
-        assert group["FindingSite"]["CodeValue"] == vf_codes.LEVELS[str(level.level)].value
+        group = groups[f"{name} vertebral body"]
+        assert group["FindingSite"]["CodeValue"] == vf_codes.vertebra(level.level).value
         found = {m["quantity"]["CodeValue"]: (float(m["value"]), m["units"]["CodeValue"])
                  for m in group["measurementItems"]}
         expected = {"VBV": (record["vbv_ml"], "ml"), "CDV": (record["cdv_ml"], "ml"),
@@ -128,7 +146,7 @@ def test_segimage2itkimage_masks_equal_the_analysis_masks(written, tmp_path: Pat
         label = attributes[0]["SegmentLabel"]
         image = nibabel.load(tmp_path / f"seg-{number}.nii.gz")
         mask = on_grid(np.asarray(image.dataobj) > 0, LPS_FROM_RAS @ image.affine, grid, shape)
-        index = 1 if label.startswith("L1") else 2
+        index = 1 + next(i for i, name in enumerate(names(analysis)) if label.startswith(name))
         expected = {"vertebral body": bodies == index,
                     "cement in body": (bodies == index) & np.asarray(analysis.cement),
                     "extravertebral cement": np.asarray(analysis.extravertebral_labels) == index,
