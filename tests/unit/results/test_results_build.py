@@ -10,8 +10,8 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from conftest import CREATED
 from readback import on_grid, strict_roundtrip
+from results_cases import CREATED
 from synthetic_ct import Grid, make_case
 
 from node.analysis.types import Analysis

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import highdicom as hd
 import numpy as np
-from conftest import Built
 from pydicom.sr.codedict import codes
 from readback import on_grid, strict_roundtrip
+from results_cases import Built
 
 from node.results import codes as vf_codes
 from node.results.build import build_results
@@ -125,7 +125,7 @@ def test_series_without_cement_has_no_seg(no_cement: Built) -> None:
 
 
 def test_known_overlap_is_what_highdicom_would_compute() -> None:
-    from conftest import CREATED
+    from results_cases import CREATED
     from synthetic_ct import make_case
 
     from node.results.build import make_context

@@ -5,10 +5,10 @@ from __future__ import annotations
 import highdicom as hd
 import numpy as np
 import pytest
-from conftest import Built
 from pydicom import Dataset
 from pydicom.sr.codedict import codes
 from readback import polygon_mask
+from results_cases import Built
 
 from node.analysis.types import Flag, LeakSite, LevelResult
 from node.results import codes as vf_codes
@@ -198,7 +198,7 @@ def test_volumetric_groups_reference_the_seg_segments(two_levels_volumetric: Bui
 
 @pytest.mark.parametrize("flag", [Flag.COARSE, Flag.METAL_SUSPECTED])
 def test_series_flags_reach_every_vertebra_group(flag: Flag) -> None:
-    from conftest import CREATED
+    from results_cases import CREATED
     from synthetic_ct import make_case
 
     from node.results.build import build_results

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import Built
 from pydicom.uid import SecondaryCaptureImageStorage
+from results_cases import Built
 
 from node.results._summary_text import summary_lines
 from node.results.build import make_context
