@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from node.analysis.bodies import Body, BodySource, RayBodySource
+from node.analysis.bodies import Body, BodySource
+from node.analysis.shellfill import ShellBodySource
 from node.analysis.cement import CementFinding, find_cement
 from node.analysis.leaks import classify_leaks
 from node.analysis.levels import name_levels
@@ -85,7 +86,7 @@ def analyze_volume(volume: CtVolume, params: Parameters, *, software_version: st
                    body_source: BodySource | None = None,
                    timings: Timings | None = None) -> Analysis:
     """Analyse a loaded volume (see :func:`analyze_series`)."""
-    source = body_source or RayBodySource()
+    source = body_source or ShellBodySource()
     t0 = time.perf_counter()
     cement = find_cement(volume.hu, volume.affine, params)
     bodies = _treated_bodies(volume, cement, source, params)
