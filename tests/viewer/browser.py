@@ -46,6 +46,11 @@ class RequestLog:
     outside: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
+    def failed_request(self, url: str, failure: str | None) -> None:
+        # Requests cancelled by a navigation (net::ERR_ABORTED) are not failures.
+        if "ERR_ABORTED" not in str(failure) and url not in self.outside:
+            self.failed.append(f"{url} ({failure})")
+
     def record(self, url: str) -> None:
         self.all.append(url)
         parts = urlsplit(url)
@@ -75,7 +80,7 @@ def browser_page(request_log: RequestLog) -> Iterator[Any]:
 
             context.route("**/*", route)
             page = context.new_page()
-            page.on("requestfailed", lambda req: request_log.failed.append(req.url))
+            page.on("requestfailed", lambda req: request_log.failed_request(req.url, req.failure))
             yield page
         finally:
             browser.close()
@@ -91,6 +96,19 @@ def skip_tour(page: Any, timeout_s: float = 8.0) -> bool:
             return True
         page.wait_for_timeout(200)
     return False
+
+
+def wait_text(page: Any, text: str, timeout_s: float = 60.0) -> str:
+    """Wait until ``text`` is in the page's text (SVG overlays included); return the text."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body = str(page.inner_text("body"))
+        if text in body:
+            return body
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'The page must show "{text}" within {timeout_s:.0f} s. '
+                               f"Found: {body[-800:]!r}")
+        page.wait_for_timeout(250)
 
 
 def shot(page: Any, out: Path, name: str) -> Path:
