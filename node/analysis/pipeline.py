@@ -19,11 +19,11 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from node.analysis.bodies import Body, BodySource
-from node.analysis.shellfill import ShellBodySource
 from node.analysis.cement import CementFinding, find_cement
 from node.analysis.leaks import classify_leaks
 from node.analysis.levels import name_levels
 from node.analysis.measure import measure_level, voxel_volume_ml
+from node.analysis.shellfill import ShellBodySource
 from node.analysis.types import (
     Analysis,
     Extravertebral,

@@ -160,7 +160,7 @@ def _marrow(data: npt.NDArray[np.float32], cem: BoolArray, seed: npt.NDArray[np.
 
 def _disk(radius_px: FloatArray) -> BoolArray:
     """In-plane elliptical disc (1, rows, columns) with the given radii in pixels."""
-    ry, rx = (max(int(math.floor(r)), 1) for r in radius_px)
+    ry, rx = (max(math.floor(r), 1) for r in radius_px)
     y, x = np.ogrid[-ry:ry + 1, -rx:rx + 1]
     disk = (y / max(radius_px[0], 1e-6)) ** 2 + (x / max(radius_px[1], 1e-6)) ** 2 <= 1.0
     return np.asarray(disk[None, :, :], dtype=bool)
@@ -231,7 +231,7 @@ def _posterior_cut(data: npt.NDArray[np.float32], core: BoolArray, affine: Float
     d_idx = inv[:3, :3] @ posterior
     step_mm = 0.25
     t = np.arange(0.0, 90.0, step_mm)
-    need = max(int(round(p.canal_depth_mm / step_mm)), 2)
+    need = max(round(p.canal_depth_mm / step_mm), 2)
     walls: list[float] = []
     k_mid = int(np.median(idx[:, 0]))
     origin_idx: FloatArray | None = None
@@ -254,7 +254,7 @@ def _posterior_cut(data: npt.NDArray[np.float32], core: BoolArray, affine: Float
             origin_idx = start
         g = int(gaps[0])
         # The wall's outer face: half-way down from its crest to the canal.
-        back = max(g - int(round(3.0 / step_mm)), 0)
+        back = max(g - round(3.0 / step_mm), 0)
         crest = back + int(np.nanargmax(vals[back:g + 1])) if g > back else g
         level = 0.5 * (float(vals[crest]) + float(np.nanmedian(vals[g:g + need])))
         below = np.flatnonzero(vals[crest:g + 1] < level)

@@ -1,0 +1,93 @@
+"""The whole analysis on a synthetic lumbar segment whose answers are known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from node.analysis.pipeline import analyze_volume
+from node.analysis.types import Flag, Parameters
+from node.analysis.volume import CtVolume
+
+from . import synth
+
+PARAMS = Parameters()
+
+
+def _analyse(seg: synth.Segment):
+    volume = CtVolume(hu=seg.hu, affine=seg.affine,
+                      sop_instance_uids=tuple(f"1.2.3.{i}" for i in range(seg.hu.shape[0])),
+                      series_instance_uid="1.2.3", study_instance_uid="1.2",
+                      slice_thickness_mm=synth.SPACING[0])
+    return analyze_volume(volume, PARAMS, software_version="test")
+
+
+def _voxel_ml() -> float:
+    return float(np.prod(synth.SPACING)) / 1000.0
+
+
+@pytest.fixture(scope="module")
+def treated() -> tuple[synth.Segment, object]:
+    seg = synth.make_segment(seed=1)
+    return seg, _analyse(seg)
+
+
+def test_one_treated_level_with_its_body_and_vf(treated) -> None:
+    seg, analysis = treated
+    assert len(analysis.result.levels) == 1
+    level = analysis.result.levels[0]
+    body = analysis.body_labels == 1
+    assert synth.dice(body, seg.bodies[1]) >= 0.9
+    truth_vf = 100 * np.count_nonzero(seg.cement & seg.bodies[1]) / np.count_nonzero(
+        seg.bodies[1])
+    assert level.vf_pct == pytest.approx(truth_vf, abs=1.5)
+    assert level.vbv_ml == pytest.approx(np.count_nonzero(seg.bodies[1]) * _voxel_ml(),
+                                         rel=0.1)
+    # The centroid is the middle body's (z = 0 in the segment's frame).
+    assert abs(level.centroid_mm[2]) < 2.0
+    assert analysis.result.flags == ()
+    assert not level.leakage
+
+
+def test_masks_follow_the_record(treated) -> None:
+    seg, analysis = treated
+    assert analysis.body_labels.shape == seg.hu.shape
+    assert analysis.body_labels.dtype == np.int16
+    assert set(np.unique(analysis.body_labels)) == {0, 1}
+    assert analysis.cement.shape == seg.hu.shape
+    assert len(analysis.slice_sop_instance_uids) == seg.hu.shape[0]
+
+
+def test_no_cement_gives_an_empty_result_with_its_flag() -> None:
+    seg = synth.make_segment(seed=2, cement=[])
+    analysis = _analyse(seg)
+    assert analysis.result.levels == ()
+    assert analysis.result.flags == (Flag.NO_CEMENT_FOUND,)
+
+
+def test_screw_pair_is_metal_not_cement() -> None:
+    rods = []
+    for side in (-1, 1):
+        rod = np.zeros(synth.SHAPE, dtype=bool)
+        # A 6 mm rod from behind the pedicle into the body (along y), 40 mm long.
+        for y in np.arange(-2.0, 38.0, 0.5):
+            rod |= synth.ellipsoid_mask((side * 11.0, y, 4.0), (3.0, 1.0, 3.0))
+        rods.append((rod, 3071.0))
+    seg = synth.make_segment(seed=3, cement=[], extra_hu=rods)
+    analysis = _analyse(seg)
+    assert analysis.result.levels == ()
+    assert Flag.METAL_SUSPECTED in analysis.result.flags
+    assert not analysis.cement.any()
+
+
+def test_leak_beside_the_body_is_paravertebral() -> None:
+    inside = ((2.0, -2.0, 0.0), (10.0, 7.0, 6.0))
+    lateral = ((synth.A + 7.0, -4.0, 0.0), (4.0, 4.0, 4.0))
+    seg = synth.make_segment(seed=4, cement=[inside, lateral])
+    analysis = _analyse(seg)
+    assert len(analysis.result.levels) == 1
+    extra = analysis.result.levels[0].extravertebral_ml
+    lump_ml = np.count_nonzero(synth.ellipsoid_mask(*lateral)) * _voxel_ml()
+    assert extra.paravertebral == pytest.approx(lump_ml, rel=0.35)
+    assert extra.disc == pytest.approx(0.0, abs=0.02)
+    assert analysis.result.levels[0].leakage
