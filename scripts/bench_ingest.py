@@ -129,7 +129,8 @@ def running(peer: Peer, scratch: Path) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        shutil.rmtree(folder, ignore_errors=True)
+        if peer.name != "vfnode":  # keep the latency run's log and database
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def send(ae: str, port: int, folders: list[Path]) -> float:
@@ -212,8 +213,8 @@ def ingest_table(rates: dict[tuple[str, int], float], peers: dict[str, Peer],
 def latency(args: argparse.Namespace, scratch: Path) -> list[str]:
     """Last instance acknowledged -> SR and SEG stored at a storescp acting as PACS."""
     study = scratch / "phantom"
-    subprocess.run([str(VFNODE), "phantom", "--out", str(study), "--seed", "7"], check=True,
-                   cwd=scratch, env=ENV, stdout=subprocess.DEVNULL)
+    subprocess.run([str(VFNODE), "phantom", "--out", str(study), "--seed", "3", "--family",
+                    "no_leak"], check=True, cwd=scratch, env=ENV, stdout=subprocess.DEVNULL)
     pacs = Peer("pacs", "STORESCP", start_storescp)
     results = []
     with running(pacs, scratch) as pacs_port:
@@ -222,8 +223,8 @@ def latency(args: argparse.Namespace, scratch: Path) -> list[str]:
             2, stable_seconds=args.stable_seconds,
             destinations=f"STORESCP@{LOOPBACK}:{pacs_port}"))
         with running(node, scratch) as port:
-            images = [p for p in study.rglob("*.dcm")]
-            send("VFNODE", port, [images[0].parent])
+            images = sorted(study.rglob("*.dcm"))
+            send("VFNODE", port, sorted({p.parent for p in images}))
             last = time.perf_counter()
             deadline = last + args.stable_seconds + 120
             while time.perf_counter() < deadline:
@@ -238,7 +239,7 @@ def latency(args: argparse.Namespace, scratch: Path) -> list[str]:
     seconds = results[0]
     budget = args.stable_seconds + 15
     return [
-        f"Phantom study (`vfnode phantom --seed 7`, {len(images)} slices) sent by "
+        f"Phantom study (`vfnode phantom --seed 3 --family no_leak`, {len(images)} files) sent by "
         f"`storescu` to `vfnode serve` (stable_seconds = {args.stable_seconds:g}, one "
         "worker) with a dcmtk `storescp` as PACS destination:",
         "",
@@ -271,6 +272,7 @@ def main() -> int:
     parser.add_argument("--stable-seconds", type=float, default=20.0)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--write-docs", action="store_true",
                         help="put the tables into the ingest section of docs/benchmarks.md")
     args = parser.parse_args()
@@ -282,7 +284,8 @@ def main() -> int:
         if not args.skip_latency:
             section += ["### Latency to results", "", *latency(args, scratch), ""]
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
     print("\n".join(section))
     if args.write_docs:
         write_docs(section)

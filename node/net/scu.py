@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydicom.filereader import read_file_meta_info
 from pynetdicom import AE, _config
@@ -77,7 +78,8 @@ def _ae(calling_ae: str, timeouts: Timeouts) -> AE:
 
 
 def _associate(ae: AE, dest: Destination, ssl_context: ssl.SSLContext | None) -> Association:
-    tls_args = (ssl_context, "") if ssl_context is not None else None
+    # No server_hostname: peers are addressed by IP; trust comes from the CA (tls.py).
+    tls_args: Any = (ssl_context, None) if ssl_context is not None else None
     assoc = ae.associate(dest.host, dest.port, ae_title=dest.ae_title, tls_args=tls_args)
     if not assoc.is_established:
         # pynetdicom reports a refused TCP connection as an abort too.
