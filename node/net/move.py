@@ -82,7 +82,7 @@ def request_move(source: Destination, study_uid: str, *, calling_ae: str,
     ae.network_timeout = timeout_s
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
     ae.add_requested_context(PatientRootQueryRetrieveInformationModelMove)
-    tls_args = (tls, "") if tls is not None else None
+    tls_args = (tls, None) if tls is not None else None
     assoc = ae.associate(source.host, source.port, ae_title=source.ae_title, tls_args=tls_args)
     if not assoc.is_established:
         raise MoveError(f"{source.ae_title}@{source.host}:{source.port} must accept an "

@@ -73,3 +73,46 @@ def phantom(family: str, seed: int, *, small: bool = True) -> PhantomCase:
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)
     return PhantomCase(folder, json.loads((folder / "truth.json").read_text()))
+
+
+@dataclass(frozen=True, slots=True)
+class Relabelled:
+    """A copy of a phantom study under new UIDs (and, optionally, extra CT series)."""
+
+    folder: Path
+    study_uid: str
+    ct_series_uids: tuple[str, ...]
+    files: tuple[Path, ...]
+    sop_uids: tuple[str, ...]
+
+
+def relabel(case: PhantomCase, out: Path, tag: str, *, extra_ct_series: int = 0
+            ) -> Relabelled:
+    """Write the case again under new, ``tag``-derived UIDs (a new patient study), with
+    ``extra_ct_series`` more copies of the CT series as further reconstructions."""
+    from pydicom.uid import generate_uid
+
+    def uid(old: str) -> str:
+        return str(generate_uid(entropy_srcs=[tag, old]))
+
+    out.mkdir(parents=True, exist_ok=True)
+    files, sops, ct_series = [], [], []
+    copies = [("", case.files)] + [(f"r{k}", case.ct_files) for k in range(extra_ct_series)]
+    for copy, paths in copies:
+        for path in paths:
+            ds = pydicom.dcmread(path)
+            ds.StudyInstanceUID = uid(ds.StudyInstanceUID)
+            ds.SeriesInstanceUID = uid(ds.SeriesInstanceUID + copy)
+            ds.SOPInstanceUID = uid(ds.SOPInstanceUID + copy)
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.PatientID = f"{ds.PatientID}-{tag}"
+            if copy:
+                ds.SeriesNumber = 100 + len(ct_series)
+                ds.SeriesDescription = f"{ds.get('SeriesDescription', 'CT')} {copy}"
+            if path.parent.name == "ct" and ds.SeriesInstanceUID not in ct_series:
+                ct_series.append(str(ds.SeriesInstanceUID))
+            target = out / f"{copy or 'o'}-{path.parent.name}-{path.name}"
+            ds.save_as(target, enforce_file_format=True)
+            files.append(target)
+            sops.append(str(ds.SOPInstanceUID))
+    return Relabelled(out, uid(case.study_uid), tuple(ct_series), tuple(files), tuple(sops))

@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,8 @@ class NodeProcess:
     extra: dict[str, dict[str, object]] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # How to tell the node is up (default: dcmtk's echoscu over plain TCP).
+    ready_check: Callable[[], bool] | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -98,7 +100,7 @@ class NodeProcess:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"vfnode serve must keep running. Found exit code "
                                f"{self.process.returncode}:\n{self.log()[-3000:]}")
-        return self.echo()
+        return self.ready_check() if self.ready_check is not None else self.echo()
 
     def echo(self, calling: str = "ECHOSCU") -> bool:
         result = subprocess.run(["echoscu", "-aet", calling, "-aec", self.ae_title,
