@@ -13,6 +13,7 @@ import logging
 import socket
 import ssl
 from dataclasses import dataclass
+from typing import Any
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, _config
@@ -82,7 +83,7 @@ def request_move(source: Destination, study_uid: str, *, calling_ae: str,
     ae.network_timeout = timeout_s
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
     ae.add_requested_context(PatientRootQueryRetrieveInformationModelMove)
-    tls_args = (tls, None) if tls is not None else None
+    tls_args: Any = (tls, None) if tls is not None else None  # None: no SNI, peers by IP
     assoc = ae.associate(source.host, source.port, ae_title=source.ae_title, tls_args=tls_args)
     if not assoc.is_established:
         raise MoveError(f"{source.ae_title}@{source.host}:{source.port} must accept an "
