@@ -202,6 +202,7 @@ class _SharedSocketServer(ThreadedAssociationServer):
     """A pynetdicom server on a socket that is already bound and listening."""
 
     shared_socket: socket.socket | None = None
+    sharing_processes = 1
 
     def server_bind(self) -> None:
         if self.shared_socket is None:
@@ -215,6 +216,13 @@ class _SharedSocketServer(ThreadedAssociationServer):
         """Already listening."""
 
     def get_request(self) -> tuple[socket.socket, Any]:
+        if self.sharing_processes > 1:
+            # Every process polling the socket wakes for a new connection; a busy one lets
+            # an idle one take it (it then finds nothing: EAGAIN, ignored by socketserver).
+            # Without this, two associations arriving together often share one process.
+            busy = len(self.active_associations)
+            if busy:
+                time.sleep(min(0.05, 0.01 * busy))
         client, address = super().get_request()
         # The C-STORE responses are small PDUs: Nagle's algorithm would hold them back.
         raw = getattr(client, "socket", client)
@@ -235,7 +243,8 @@ def start_receiver(net: NetSettings, spool: Spool, sock: socket.socket, *,
         (evt.EVT_ABORTED, lambda event: log.closed(event, "aborted")),
         (evt.EVT_REJECTED, lambda event: _log_rejected(event, policy, net.ae_title)),
     ]
-    server_class = type("SharedSocketServer", (_SharedSocketServer,), {"shared_socket": sock})
+    server_class = type("SharedSocketServer", (_SharedSocketServer,),
+                        {"shared_socket": sock, "sharing_processes": processes})
     server = ae.make_server(
         sock.getsockname()[:2], ae_title=net.ae_title, ssl_context=server_context(net),
         evt_handlers=handlers, server_class=server_class,
