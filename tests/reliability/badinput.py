@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
 from pydicom.uid import MRImageStorage, SecondaryCaptureImageStorage, generate_uid
 
 from tests.reliability.ctgen import ct_dataset
@@ -77,17 +79,17 @@ def wrong_pixel_length(out: Path, seed: int) -> BadCase:
 
 def missing_geometry(out: Path, seed: int) -> BadCase:
     """No Image Position, Image Orientation or Pixel Spacing: not analysable."""
-    datasets = _series(4, seed)
+    datasets = _series(24, seed)
     for ds in datasets:
         del ds.ImagePositionPatient, ds.ImageOrientationPatient, ds.PixelSpacing
     return _write(out, "missing_geometry", datasets, may_store=True)
 
 
 def inconsistent_spacing(out: Path, seed: int) -> BadCase:
-    """Slice positions 0, 2, 4, 11, 13 mm: a gap in the series."""
-    datasets = _series(5, seed)
+    """24 slices 2 mm apart with a 7 mm gap after the 12th: a hole in the series."""
+    datasets = _series(24, seed)
     for i, ds in enumerate(datasets):
-        ds.ImagePositionPatient = [0.0, 0.0, 2.0 * i + (7.0 if i >= 3 else 0.0)]
+        ds.ImagePositionPatient = [0.0, 0.0, 2.0 * i + (7.0 if i >= 12 else 0.0)]
     return _write(out, "inconsistent_spacing", datasets, may_store=True)
 
 
@@ -110,10 +112,13 @@ def non_ct(out: Path, seed: int) -> BadCase:
 
 def nonsense_values(out: Path, seed: int) -> BadCase:
     """Huge and nonsense values: 65535 rows, spacing "abc", a 64 KiB description,
-    negative thickness, a 300-character patient ID."""
-    datasets = _series(3, seed)
+    negative thickness, a 300-character patient ID (in a series of 24 slices)."""
+    datasets = _series(24, seed)
     datasets[0].Rows = 65535
-    datasets[1].PixelSpacing = ["abc", "-1e308"]
+    # pydicom refuses "abc" as DS: put the bytes in raw, as a broken modality would.
+    spacing = b"abc\\-1e308"
+    datasets[1][0x00280030] = RawDataElement(BaseTag(0x00280030), "DS", len(spacing), spacing,
+                                             0, False, True)
     datasets[1].SliceThickness = "-5"
     datasets[2].SeriesDescription = "x" * 65_000
     datasets[2].PatientID = "P" * 300
