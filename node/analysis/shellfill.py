@@ -49,8 +49,12 @@ class ShellParams:
     canal_depth_mm: float = 6.0
     cut_slab_mm: float = 10.0         # slices around the seed that locate the wall
     bridge_mm: float = 2.0
-    canal_contrast_hu: float = 40.0   # the canal (CSF, fat) is darker than marrow...
-    canal_max_hu: float = 80.0        # ...and darker than this
+    # Tilt beyond which slices follow the body's own axis (resampled). 90 = never: on the
+    # dev set the structure-tensor axis was not yet reliable enough to help.
+    resample_deg: float = 90.0
+    resample_mm: float = 0.6
+    canal_contrast_hu: float = 20.0   # the canal (CSF, fat) is darker than marrow
+    min_depth_mm: float = 12.0        # the wall lies at least this far behind the front
     min_volume_ml: float = 4.0
     max_volume_ml: float = 120.0
     min_height_mm: float = 8.0
@@ -65,17 +69,59 @@ class ShellBodySource:
 
     def body_at(self, hu: npt.NDArray[np.int16], affine: FloatArray,
                 seed: Sequence[float] | FloatArray, *, cement: BoolArray) -> Body | None:
-        """The vertebral body holding ``seed`` (voxel index), or None when there is none."""
+        """The vertebral body holding ``seed`` (voxel index), or None when there is none.
+
+        The slices are taken perpendicular to the body's own axis: when the vertebra is
+        tilted against the acquisition (lordosis, kyphosis, gantry tilt), the box around
+        the seed is first resampled onto a grid aligned with the body.
+        """
         p = self.params
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
-        box = _box_around(np.asarray(seed, dtype=np.float64), spacing, hu.shape,
-                          p.half_extent_mm)
+        seed = np.asarray(seed, dtype=np.float64)
+        box = _box_around(seed, spacing, hu.shape, p.half_extent_mm)
         local = _shifted(affine, box)
-        data = hu[box].astype(np.float32)
-        sigma = p.smooth_mm / spacing
-        data = ndimage.gaussian_filter(data, sigma=np.where(sigma >= 0.3, sigma, 0.0))
+        raw = hu[box].astype(np.float32)
         cem = cement[box]
-        seed_local = np.rint(np.asarray(seed) - [b.start for b in box]).astype(int)
+        seed_local = seed - [b.start for b in box]
+        superior = _body_axis(raw, cem, seed_local, local, spacing)
+        left, posterior = _frame_axes(superior)
+        normal = local[:3, 0] / spacing[0]
+        if abs(float(np.dot(normal, superior))) >= math.cos(math.radians(p.resample_deg)):
+            superior = normal if normal[2] >= 0 else -normal
+            left, posterior = _frame_axes(superior)
+            found = self._segment(raw, cem, np.rint(seed_local).astype(int), local, spacing,
+                                  posterior)
+            if found is None:
+                return None
+            mask, cut, origin = found
+        else:
+            step = max(float(spacing.min()), p.resample_mm)
+            grid = _frame_grid(local @ np.append(seed_local, 1.0), superior, posterior, left,
+                               step, p.half_extent_mm)
+            to_local = np.linalg.inv(local) @ grid.affine
+            data_r = _resample(raw, to_local, grid.shape, order=1, cval=-1000.0)
+            cem_r = _resample(cem.astype(np.float32), to_local, grid.shape, order=1) >= 0.5
+            found = self._segment(data_r, cem_r, grid.centre, grid.affine,
+                                  np.full(3, step), posterior)
+            if found is None:
+                return None
+            mask_r, cut, origin = found
+            back = np.linalg.inv(grid.affine) @ local
+            mask = _resample(mask_r.astype(np.float32), back, raw.shape, order=1) >= 0.5
+        mask = _largest(mask)
+        if mask is None:
+            return None
+        body = _make_body(mask, box, local, hu.shape, cut, origin, posterior)
+        return body if self._plausible(body, affine) else None
+
+    def _segment(self, raw: npt.NDArray[np.float32], cem: BoolArray,
+                 seed_local: npt.NDArray[np.int64], local: FloatArray, spacing: FloatArray,
+                 posterior: FloatArray) -> tuple[BoolArray, float, FloatArray] | None:
+        """Body mask on a grid whose axis 0 runs along the body; the wall cut and origin."""
+        p = self.params
+        sigma = p.smooth_mm / spacing
+        data = ndimage.gaussian_filter(raw, sigma=np.where(sigma >= 0.3, sigma, 0.0))
+        seed_local = np.clip(seed_local, 0, np.asarray(data.shape) - 1)
         inner, noise = _marrow(data, cem, seed_local, spacing, p)
         level = max(inner + max(p.wall_rise_hu, p.wall_rise_sigmas * noise), p.min_bone_hu)
         bone = (data >= level) | cem
@@ -84,26 +130,21 @@ class ShellBodySource:
         if core is None:
             logger.debug("no enclosed interior around the seed")
             return None
-        posterior = np.array([0.0, 1.0, 0.0])
-        dark = min(inner - max(p.canal_contrast_hu, 2.5 * noise), p.canal_max_hu)
         near = _near_slices(core, seed_local[0], p.cut_slab_mm / spacing[0])
-        found = _posterior_cut(data, near, local, posterior, spacing, dark, p)
+        found = _posterior_cut(data, near, local, posterior, level, inner, p)
         if found is None:
             logger.debug("no spinal canal behind the body")
             return None
         cut, origin = found
         in_front = _in_front(core.shape, local, origin, posterior, cut)
-        front = filled & in_front
-        mask = _component_at(front, seed_local, cem)
+        mask = _component_at(filled & in_front, seed_local, cem)
         if mask is None:
             return None
         mask = _without_bridges(mask, seed_local, spacing, p.bridge_mm)
         if mask is None:
             logger.debug("the seed is not deep inside a body")
             return None
-        mask = _hull_slices(mask, in_front)
-        body = _make_body(mask, box, local, hu.shape, cut, origin, posterior)
-        return body if self._plausible(body, affine) else None
+        return _hull_slices(mask, in_front), cut, origin
 
     def _plausible(self, body: Body, affine: FloatArray) -> bool:
         p = self.params
@@ -115,6 +156,67 @@ class ShellBodySource:
         if not ok:
             logger.debug("implausible body: %.1f ml, %.1f mm high", volume_ml, height)
         return ok
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Grid:
+    shape: tuple[int, int, int]
+    affine: FloatArray
+    centre: npt.NDArray[np.int64]
+
+
+def _frame_axes(superior: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Left and posterior axes of the spec's body frame for a superior axis."""
+    left = np.array([1.0, 0.0, 0.0]) - superior[0] * superior
+    left /= np.linalg.norm(left)
+    return left, np.cross(superior, left)
+
+
+def _frame_grid(centre_mm: FloatArray, superior: FloatArray, posterior: FloatArray,
+                left: FloatArray, step: float, half_mm: tuple[float, float, float]) -> _Grid:
+    """An isotropic grid around ``centre_mm``: axis 0 superior, 1 posterior, 2 left."""
+    half = np.ceil(np.asarray(half_mm) / step).astype(int)
+    shape = tuple(int(2 * h + 1) for h in half)
+    affine = np.eye(4)
+    affine[:3, 0], affine[:3, 1], affine[:3, 2] = superior * step, posterior * step, left * step
+    affine[:3, 3] = centre_mm[:3] - affine[:3, :3] @ half
+    return _Grid(shape=shape, affine=affine, centre=half.astype(np.int64))  # type: ignore[arg-type]
+
+
+def _resample(data: npt.NDArray[np.float32], to_src: FloatArray, shape: tuple[int, ...], *,
+              order: int, cval: float = 0.0) -> npt.NDArray[np.float32]:
+    """``data`` sampled on a grid of ``shape`` whose indices map to ``data``'s by ``to_src``."""
+    idx = np.indices(shape, dtype=np.float32).reshape(3, -1)
+    src = to_src[:3, :3].astype(np.float32) @ idx + to_src[:3, 3:4].astype(np.float32)
+    out = ndimage.map_coordinates(data, src, order=order, mode="constant", cval=cval)
+    return np.asarray(out.reshape(shape), dtype=np.float32)
+
+
+def _body_axis(raw: npt.NDArray[np.float32], cem: BoolArray, seed: FloatArray,
+               affine: FloatArray, spacing: FloatArray) -> FloatArray:
+    """The body's superior axis (LPS) from the structure tensor of its walls.
+
+    Walls and endplates are the strong edges around the seed (cement set to marrow so
+    its edges do not count); the axis is the tensor's eigenvector nearest patient z.
+    """
+    data = np.clip(raw, -200.0, 700.0)
+    near_cement = ndimage.binary_dilation(cem, iterations=2)
+    if near_cement.any():
+        data[near_cement] = float(np.median(data[~near_cement])) if (~near_cement).any() else 0
+    data = ndimage.gaussian_filter(data, sigma=1.0 / spacing)
+    grads = np.gradient(data, *spacing)
+    units = affine[:3, :3] / spacing
+    idx = np.indices(data.shape, dtype=np.float32)
+    dist2 = sum(((idx[k] - seed[k]) * spacing[k]) ** 2 for k in range(3))
+    region = dist2 <= 25.0 ** 2
+    g = np.stack([grads[k][region] for k in range(3)])          # index-axis derivatives
+    g_lps = units @ g
+    strength = np.linalg.norm(g_lps, axis=0)
+    strong = strength >= np.percentile(strength, 80)
+    tensor = (g_lps[:, strong] @ g_lps[:, strong].T)
+    _, vectors = np.linalg.eigh(tensor)
+    axis = vectors[:, int(np.argmax(np.abs(vectors[2, :])))]
+    return np.asarray(axis if axis[2] >= 0 else -axis, dtype=np.float64)
 
 
 def _box_around(seed: FloatArray, spacing: FloatArray, shape: tuple[int, ...],
@@ -217,14 +319,16 @@ def _coords(shape: tuple[int, ...], affine: FloatArray, origin: FloatArray,
 
 
 def _posterior_cut(data: npt.NDArray[np.float32], core: BoolArray, affine: FloatArray,
-                   posterior: FloatArray, spacing: FloatArray, dark: float, p: ShellParams
+                   posterior: FloatArray, bone_hu: float, inner: float, p: ShellParams
                    ) -> tuple[float, FloatArray] | None:
     """Outer face of the posterior wall: (mm along ``posterior`` from the returned origin).
 
     On each slice of the body, walking back along the body's midline from its front, the
-    wall ends where the canal begins: the first run of at least ``canal_depth_mm`` darker
-    than ``dark`` HU (CSF and epidural fat; marrow is brighter). The median over the
-    slices is the cut; the origin is the front of the body on the central slice.
+    wall is the end of the first bone run, at least ``min_depth_mm`` behind the front,
+    that is followed by the canal: a run of ``canal_depth_mm`` without bone whose mean is
+    darker than marrow (CSF, epidural fat) or that lasts twice as long. The exit is the
+    half-level between the wall's crest and the canal. The median over slices is the cut;
+    the origin is the front of the body on the central slice.
     """
     idx = np.argwhere(core)
     inv = np.linalg.inv(affine)
@@ -232,6 +336,7 @@ def _posterior_cut(data: npt.NDArray[np.float32], core: BoolArray, affine: Float
     step_mm = 0.25
     t = np.arange(0.0, 90.0, step_mm)
     need = max(round(p.canal_depth_mm / step_mm), 2)
+    first_ok = round(p.min_depth_mm / step_mm)
     walls: list[float] = []
     k_mid = int(np.median(idx[:, 0]))
     origin_idx: FloatArray | None = None
@@ -239,32 +344,44 @@ def _posterior_cut(data: npt.NDArray[np.float32], core: BoolArray, affine: Float
         sl = idx[idx[:, 0] == k]
         if len(sl) < 20:
             continue
-        col = float(np.median(sl[:, 2]))
-        front = float(sl[:, 1].min())
-        start = np.array([k, front, col], dtype=np.float64)
+        start = np.array([k, float(sl[:, 1].min()), float(np.median(sl[:, 2]))])
         pts = start[:, None] + d_idx[:, None] * t[None, :]
         pts[0] = k
         vals = ndimage.map_coordinates(data, pts, order=1, mode="constant", cval=np.nan)
-        run = ndimage.minimum_filter1d((vals < dark).astype(np.uint8), size=need,
-                                       origin=-(need // 2), mode="constant", cval=0)
-        gaps = np.flatnonzero(run > 0)
-        if gaps.size == 0:
+        edge = _wall_edge(vals, bone_hu, inner, need, first_ok, p.canal_contrast_hu)
+        if edge is None:
             continue
         if origin_idx is None or k == k_mid:
             origin_idx = start
-        g = int(gaps[0])
-        # The wall's outer face: half-way down from its crest to the canal.
-        back = max(g - round(3.0 / step_mm), 0)
-        crest = back + int(np.nanargmax(vals[back:g + 1])) if g > back else g
-        level = 0.5 * (float(vals[crest]) + float(np.nanmedian(vals[g:g + need])))
-        below = np.flatnonzero(vals[crest:g + 1] < level)
-        edge = crest + int(below[0]) if below.size else g
         wall_idx = start + d_idx * t[edge]
         walls.append(float((affine[:3, :3] @ wall_idx + affine[:3, 3]) @ posterior))
     if len(walls) < 3 or origin_idx is None:
         return None
     origin = affine[:3, :3] @ origin_idx + affine[:3, 3]
     return float(np.median(walls)) - float(origin @ posterior), origin
+
+
+def _wall_edge(vals: npt.NDArray[np.floating], bone_hu: float, inner: float, need: int,
+               first_ok: int, contrast: float) -> int | None:
+    """Sample index of the posterior wall's outer face on one midline profile."""
+    finite = np.isfinite(vals)
+    bone = finite & (vals >= bone_hu)
+    ends = np.flatnonzero(bone[:-1] & ~bone[1:]) + 1
+    for end in ends:
+        if end < first_ok:
+            continue
+        gap = vals[end:end + 2 * need]
+        gap_bone = bone[end:end + 2 * need]
+        if gap.size < need or gap_bone[:need].any() or not finite[end:end + need].all():
+            continue
+        long_gap = gap.size >= 2 * need and not gap_bone.any()
+        if float(np.mean(gap[:need])) < inner - contrast or long_gap:
+            back = max(end - need, 0)
+            crest = back + int(np.nanargmax(vals[back:end]))
+            level = 0.5 * (float(vals[crest]) + float(np.median(gap[:need])))
+            below = np.flatnonzero(vals[crest:end + 1] < level)
+            return crest + int(below[0]) if below.size else int(end)
+    return None
 
 
 def _hull_slices(mask: BoolArray, allowed: BoolArray) -> BoolArray:
@@ -349,7 +466,7 @@ def _largest(mask: BoolArray) -> BoolArray | None:
     return np.asarray(labels == int(np.argmax(sizes)), dtype=bool)
 
 
-def _make_body(mask: BoolArray, box: tuple[slice, slice, slice], local: FloatArray,
+def _make_body(mask: BoolArray, box: tuple[slice, ...], local: FloatArray,
                shape: tuple[int, ...], cut: float, cut_origin: FloatArray,
                cut_axis: FloatArray) -> Body:
     frame = body_frame(mask, local)
