@@ -108,10 +108,10 @@ class ShellBodySource:
             mask_r, cut, origin = found
             back = np.linalg.inv(grid.affine) @ local
             mask = _resample(mask_r.astype(np.float32), back, raw.shape, order=1) >= 0.5
-        mask = _largest(mask)
-        if mask is None:
+        largest = _largest(mask)
+        if largest is None:
             return None
-        body = _make_body(mask, box, local, hu.shape, cut, origin, posterior)
+        body = _make_body(largest, box, local, hu.shape, cut, origin, posterior)
         return body if self._plausible(body, affine) else None
 
     def _segment(self, raw: npt.NDArray[np.float32], cem: BoolArray,
@@ -367,7 +367,7 @@ def _wall_edge(vals: npt.NDArray[np.floating], bone_hu: float, inner: float, nee
     finite = np.isfinite(vals)
     bone = finite & (vals >= bone_hu)
     ends = np.flatnonzero(bone[:-1] & ~bone[1:]) + 1
-    for end in ends:
+    for end in (int(e) for e in ends):
         if end < first_ok:
             continue
         gap = vals[end:end + 2 * need]
@@ -466,7 +466,7 @@ def _largest(mask: BoolArray) -> BoolArray | None:
     return np.asarray(labels == int(np.argmax(sizes)), dtype=bool)
 
 
-def _make_body(mask: BoolArray, box: tuple[slice, ...], local: FloatArray,
+def _make_body(mask: BoolArray, box: tuple[slice, slice, slice], local: FloatArray,
                shape: tuple[int, ...], cut: float, cut_origin: FloatArray,
                cut_axis: FloatArray) -> Body:
     frame = body_frame(mask, local)
