@@ -59,7 +59,8 @@ class NodeProcess:
 
     @property
     def data_dir(self) -> Path:
-        return self.root / "data"
+        override = self.extra.get("storage", {}).get("data_dir")
+        return Path(str(override)) if override else self.root / "data"
 
     @property
     def log_path(self) -> Path:
