@@ -146,15 +146,12 @@ def send(ae: str, port: int, folders: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def measure(peer: Peer, studies: list[Path], associations: int, runs: int, slices: int,
-            scratch: Path) -> float:
-    """Median instances per second over ``runs`` fresh starts of the receiver."""
-    rates = []
-    for _ in range(runs):
-        with running(peer, scratch) as port:
-            seconds = send(peer.ae_title, port, studies[:associations])
-        rates.append(associations * slices / seconds)
-    return statistics.median(rates)
+def measure_once(peer: Peer, studies: list[Path], associations: int, slices: int,
+                 scratch: Path) -> float:
+    """Instances per second of one run on a freshly started receiver."""
+    with running(peer, scratch) as port:
+        seconds = send(peer.ae_title, port, studies[:associations])
+    return associations * slices / seconds
 
 
 def make_studies(scratch: Path, slices: int) -> list[Path]:
@@ -174,15 +171,18 @@ def ingest(args: argparse.Namespace, scratch: Path) -> list[str]:
         "Orthanc 1.10 (SQLite, SyncStorageArea)": Peer("orthanc", "ORTHANC", start_orthanc),
         "dcmtk storescp --fork": Peer("storescp", "STORESCP", start_storescp),
     }
-    rates: dict[tuple[str, int], float] = {}
-    for associations in (1, 2, 4):
-        for name, peer in peers.items():
-            if associations == 2 and not name.startswith("vfnode"):
-                continue
-            rate = measure(peer, studies, associations, args.runs, args.slices, scratch)
-            rates[name, associations] = rate
-            print(f"{name:45s} {associations} association(s): {rate:7.0f} instances/s",
-                  flush=True)
+    plan = [(name, associations) for associations in (1, 2, 4) for name in peers
+            if associations != 2 or name.startswith("vfnode")]
+    runs: dict[tuple[str, int], list[float]] = {key: [] for key in plan}
+    # Rounds over every configuration, so that a burst of other work on the machine hits
+    # one run of each configuration rather than every run of one.
+    for round_ in range(args.runs):
+        for name, associations in plan:
+            rate = measure_once(peers[name], studies, associations, args.slices, scratch)
+            runs[name, associations].append(rate)
+            print(f"round {round_ + 1} {name:45s} {associations} association(s): "
+                  f"{rate:7.0f} instances/s", flush=True)
+    rates = {key: statistics.median(values) for key, values in runs.items()}
     return ingest_table(rates, peers, args)
 
 
