@@ -421,18 +421,26 @@ def _without_bridges(mask: BoolArray, seed: npt.NDArray[np.int64], spacing: Floa
     The body is what survives an erosion by ``bridge_mm`` around the seed, grown back by
     the same distance inside the original mask.
     """
-    depth = ndimage.distance_transform_edt(mask, sampling=spacing)
-    kept = depth > bridge_mm
-    labels, n = ndimage.label(kept)
+    idx = np.argwhere(mask)
+    pad = np.ceil((bridge_mm + 1.0) / spacing).astype(int) + 1
+    lo = np.maximum(idx.min(axis=0) - pad, 0)
+    hi = np.minimum(idx.max(axis=0) + pad + 1, np.asarray(mask.shape))
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    sub = mask[box]
+    depth = ndimage.distance_transform_edt(sub, sampling=spacing)
+    labels, n = ndimage.label(depth > bridge_mm)
     if n == 0:
         return None
-    at = int(labels[tuple(seed)])
+    at = int(labels[tuple(np.asarray(seed) - lo)]) if np.all(seed >= lo) and np.all(
+        seed < hi) else 0
     if at == 0:
         # The seed (deep in its cement) lies in a thin part: cement in a disc or outside
         # the bodies, not the inside of a vertebral body.
         return None
     grown = ndimage.distance_transform_edt(labels != at, sampling=spacing) <= bridge_mm + 0.5
-    return np.asarray(grown & mask, dtype=bool)
+    out = np.zeros_like(mask)
+    out[box] = grown & sub
+    return out
 
 
 def _in_front(shape: tuple[int, ...], affine: FloatArray, origin: FloatArray,
