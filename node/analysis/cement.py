@@ -156,6 +156,19 @@ def _is_metal(comp: BoolArray, values: npt.NDArray[np.int16], spacing: FloatArra
     n_core = int(np.count_nonzero(core))
     if n_core < 10 or n_core < METAL_MIN_CORE_FRACTION * np.count_nonzero(comp):
         return False
+    if _rod(core, spacing):
+        return True
+    # A screw pair joined at the heads: the shafts part once the core is thinned.
+    pieces, n = ndimage.label(ndimage.binary_erosion(core), structure=np.ones((3, 3, 3)))
+    return any(_rod(pieces[where] == k, spacing)
+               for k, where in enumerate(ndimage.find_objects(pieces), start=1)
+               if where is not None and n > 1)
+
+
+def _rod(core: BoolArray, spacing: FloatArray) -> bool:
+    """A straight rod: long, and several times longer than wide."""
+    if np.count_nonzero(core) < 10:
+        return False
     pts = np.argwhere(core) * spacing
     eig = np.sort(np.linalg.eigvalsh(np.cov(pts.T)))[::-1]
     length = float(np.sqrt(12.0 * max(eig[0], 0.0)))  # extent of a uniform rod
