@@ -86,10 +86,11 @@ class Relabelled:
     sop_uids: tuple[str, ...]
 
 
-def relabel(case: PhantomCase, out: Path, tag: str, *, extra_ct_series: int = 0
-            ) -> Relabelled:
+def relabel(case: PhantomCase, out: Path, tag: str, *, extra_ct_series: int = 0,
+            ct_only: bool = False) -> Relabelled:
     """Write the case again under new, ``tag``-derived UIDs (a new patient study), with
-    ``extra_ct_series`` more copies of the CT series as further reconstructions."""
+    ``extra_ct_series`` more copies of the CT series as further reconstructions
+    (``ct_only``: only the CT series that is analysed, no localizer or other series)."""
     from pydicom.uid import generate_uid
 
     def uid(old: str) -> str:
@@ -97,7 +98,8 @@ def relabel(case: PhantomCase, out: Path, tag: str, *, extra_ct_series: int = 0
 
     out.mkdir(parents=True, exist_ok=True)
     files, sops, ct_series = [], [], []
-    copies = [("", case.files)] + [(f"r{k}", case.ct_files) for k in range(extra_ct_series)]
+    copies = [("", case.ct_files if ct_only else case.files)]
+    copies += [(f"r{k}", case.ct_files) for k in range(extra_ct_series)]
     for copy, paths in copies:
         for path in paths:
             ds = pydicom.dcmread(path)
