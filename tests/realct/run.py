@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from node.analysis.bodies import BodySource
 from node.analysis.pipeline import analyze_series
 from node.analysis.types import Parameters
 from tests.realct.realct_data import RealCt, cement_fraction, load_real_ct, with_cement
@@ -35,7 +36,8 @@ def to_grid(mask: npt.NDArray[np.bool_], src_affine: npt.NDArray[np.float64],
     return np.asarray(out.reshape(shape), dtype=bool)
 
 
-def run_realct(ct: RealCt | None = None) -> list[dict[str, Any]]:
+def run_realct(ct: RealCt | None = None, *,
+               body_source: BodySource | None = None) -> list[dict[str, Any]]:
     """One row per treated reference level: Dice and VF% against the reference body."""
     ct = ct or load_real_ct()
     rows: list[dict[str, Any]] = []
@@ -43,7 +45,8 @@ def run_realct(ct: RealCt | None = None) -> list[dict[str, Any]]:
         frac = sum((cement_fraction(ct, lv, seed=seed + i, fill=fill)
                     for i, lv in enumerate(levels)), np.zeros(ct.hu.shape, np.float32))
         datasets = ct_series(with_cement(ct, frac), ct.affine)
-        analysis = analyze_series(datasets, Parameters(), software_version="realct")
+        analysis = analyze_series(datasets, Parameters(), software_version="realct",
+                                  body_source=body_source)
         shape = analysis.body_labels.shape
         for lv in levels:
             ref = to_grid(ct.body(lv), ct.affine, analysis.affine, shape)
