@@ -148,3 +148,36 @@ def test_kill9_during_receipt_and_analysis_loses_nothing(tmp_path: Path, phantom
     assert pacs.modalities().count("SR") == 1 and delivered[0][0] == len(pacs.objects())
     assert "recovered interrupted jobs requeued=1" in node.log
     shutil.rmtree(node.data_dir / "results", ignore_errors=True)
+
+
+def test_late_instances_queue_a_reanalysis_that_replaces_the_sr(tmp_path: Path, phantom: Path,
+                                                                pacs: Pacs) -> None:
+    node = Node(tmp_path / "node", env={
+        "VFNODE_OUTBOX_DESTINATIONS": f"PACS@{LOOPBACK}:{pacs.port}"}).start(stable_seconds=2)
+    # the lower two thirds first, then the rest: each part is a gap-free slab
+    series = sorted(ct_series(phantom), key=lambda p: float(
+        dcmread(p, stop_before_pixels=True).ImagePositionPatient[2]))
+    cut = len(series) * 2 // 3
+    early, late = tmp_path / "early", tmp_path / "late"
+    for folder, part in ((early, series[:cut]), (late, series[cut:])):
+        folder.mkdir()
+        for path in part:
+            (folder / path.name).symlink_to(path)
+    try:
+        node.storescu(early)
+        wait_for(lambda: all_delivered(node), 120, "results of the first analysis")
+        first_sr = {str(ds.SOPInstanceUID) for ds in pacs.objects() if ds.Modality == "SR"}
+        node.storescu(late)
+        wait_for(lambda: node.query("SELECT 1 FROM jobs WHERE generation = 2 AND state = "
+                                    "'done'") and all_delivered(node), 120, "re-analysis")
+        jobs = node.query("SELECT generation, outcome FROM jobs ORDER BY id")
+    finally:
+        node.stop()
+    assert [g for g, _ in jobs] == [1, 2]
+    srs = [ds for ds in pacs.objects() if ds.Modality == "SR"]
+    newer = [ds for ds in srs if str(ds.SOPInstanceUID) not in first_sr]
+    assert len(first_sr) == 1 and len(newer) == 1
+    predecessors = {item.ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+                    .ReferencedSOPInstanceUID
+                    for item in newer[0].PredecessorDocumentsSequence}
+    assert predecessors == first_sr
