@@ -137,6 +137,13 @@ class Registry:
             # Serialise runs of one series so exactly one stays current (PostgreSQL;
             # SQLite holds one writer at a time anyway and ignores FOR UPDATE).
             s.execute(select(Series.id).where(Series.id == series.id).with_for_update())
+            current = s.scalars(select(Analysis).where(Analysis.series_pk == series.id,
+                                                       Analysis.superseded.is_(False))).first()
+            if uids and current and list(current.result_sop_instance_uids or []) == uids:
+                # A job re-run after a crash records the run it already recorded.
+                logger.info("analysis already recorded analysis=%s series=%s", current.id,
+                            info.series_instance_uid)
+                return int(current.id)
             analysis = Analysis(
                 series_pk=series.id, created_at=utcnow(),
                 software_version=result.software_version,

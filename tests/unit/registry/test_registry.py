@@ -117,6 +117,17 @@ def test_a_new_run_supersedes_the_old_one_which_is_kept(registry: Registry) -> N
     assert registry.analysis(new).other_runs[0][0] == old
 
 
+def test_recording_the_same_results_twice_keeps_one_run(registry: Registry) -> None:
+    # A job re-run after kill -9 between the registry commit and the node's own bookkeeping.
+    uids = ["1.2.3.8.9.1", "1.2.3.8.9.2"]
+    first = registry.record_analysis(result(8, level("L2", 20.0)), header(8),
+                                     result_sop_instance_uids=uids)
+    again = registry.record_analysis(result(8, level("L2", 20.0)), header(8),
+                                     result_sop_instance_uids=uids)
+    assert again == first
+    assert len(registry.cases(include_superseded=True)) == 1
+
+
 def test_a_series_without_cement_is_recorded_without_cases(registry: Registry) -> None:
     empty = SeriesResult("1.2.3.5", "1.2.3.5.1", "1.0", Parameters(), (Flag.NO_CEMENT_FOUND,))
     analysis_id = registry.record_analysis(empty, header(5), result_sop_instance_uids=[])
