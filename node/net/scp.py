@@ -221,6 +221,11 @@ class _SharedSocketServer(ThreadedAssociationServer):
             # an idle one take it (it then finds nothing: EAGAIN, ignored by socketserver).
             # Without this, two associations arriving together often share one process.
             busy = len(self.active_associations)
+            if busy >= self.ae.maximum_associations:
+                # This process has its share: leave the connection to another one, or in
+                # the backlog until an association ends, rather than reject it.
+                time.sleep(0.05)
+                raise OSError("this receiving process is at its association limit")
             if busy:
                 time.sleep(min(0.05, 0.01 * busy))
         client, address = super().get_request()
@@ -228,6 +233,11 @@ class _SharedSocketServer(ThreadedAssociationServer):
         raw = getattr(client, "socket", client)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return client, address
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Start the association thread here rather than from socketserver's extra thread,
+        # so that the next get_request() already counts it in active_associations.
+        self.process_request_thread(request, client_address)
 
 
 def start_receiver(net: NetSettings, spool: Spool, sock: socket.socket, *,
