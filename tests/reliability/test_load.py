@@ -90,7 +90,8 @@ def test_eight_associations_at_once(tmp_path: Path) -> None:
           f"in {receive_s:.1f} s = {total / receive_s:.0f} instances/s "
           f"({total / ASSOCIATIONS / per_assoc.mean():.0f}/s per association, each took "
           f"{per_assoc.min():.1f}-{per_assoc.max():.1f} s); results in Orthanc after the "
-          f"study's last instance (negative: before it): p50 {p50:.0f} s, p95 {p95:.0f} s, max {p100:.0f} s; "
+          f"study's last instance (negative: before it): p50 {p50:.0f} s, p95 {p95:.0f} s, "
+          f"max {p100:.0f} s; "
           f"every job settled {settled - last_instance:.0f} s after the last instance; "
           f"jobs {dict(jobs)}")
 
