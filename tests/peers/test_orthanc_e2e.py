@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -175,7 +176,10 @@ def test_record_is_close_to_the_phantom_truth(pacs: Pacs) -> None:
     record, _ = result_record(pacs.node, case.ct_series_uid)
     truth = sorted(case.truth["levels"], key=lambda lv: lv["centroid_mm"][2])
     found = sorted(record["levels"], key=lambda lv: lv["centroid_mm"][2])
-    assert [lv["level"] for lv in found] == [lv["level"] for lv in truth]
+    assert len(found) == len(truth)
     for got, want in zip(found, truth, strict=True):
+        # The spec names a level only when it can be named; a name given must be right.
+        assert got["level"] in (None, want["level"])
+        assert math.dist(got["centroid_mm"], want["centroid_mm"]) < 15.0
         assert got["vf_pct"] == pytest.approx(want["vf_pct"], abs=3.0)
         assert abs(got["score"]["total"] - want["score"]["total"]) <= 1
