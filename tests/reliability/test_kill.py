@@ -92,7 +92,8 @@ def kill_round(node: NodeProcess, study: Relabelled, phase: str, rng: random.Ran
         ready = _job_running if phase == "analysis" else _in_outbox
         wait_for(lambda: ready(node, series), 120, f"{phase} of {series} must start",
                  interval=0.02)
-        time.sleep(rng.uniform(0.0, 1.5 if phase == "analysis" else 0.2))
+        # Sending three objects to Orthanc takes about 0.1 s: kill within that window.
+        time.sleep(rng.uniform(0.0, 1.5 if phase == "analysis" else 0.1))
         state = _state(node)
         node.kill9()
     node.start()
