@@ -29,13 +29,13 @@ def test_fetch_moves_the_study_to_the_node_ae(tmp_path: Path,
     scp = subprocess.Popen(["storescp", "--aetitle", "FETCHER", "--output-directory",
                             str(received), str(port)], env=dict(os.environ, TCP_NODELAY="1"),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: subprocess.run(["echoscu", "-aec", "FETCHER", "127.0.0.1", str(port)],
-                                    capture_output=True, timeout=10).returncode == 0,
-             15, "storescp must answer C-ECHO before Orthanc moves to it")
     series = write_ct_series(tmp_path / "ct", slices=6, seed=11)
     other = write_ct_series(tmp_path / "other", slices=2, seed=12)
     peer = start_orthanc(tmp_path / "orthanc", modalities={"node": Modality("FETCHER", port)})
     try:
+        wait_for(lambda: subprocess.run(["echoscu", "-aec", "FETCHER", "127.0.0.1", str(port)],
+                                        capture_output=True, timeout=10).returncode == 0,
+                 15, "storescp must answer C-ECHO before Orthanc moves to it")
         peer.upload(series.paths + other.paths)
         config = tmp_path / "vfnode.toml"
         config.write_text('[net]\nae_title = "FETCHER"\n')
