@@ -42,8 +42,11 @@ def test_unknown_calling_and_wrong_called_ae_are_refused(tmp_path: Path) -> None
     finally:
         node.stop()
     log = node.log()
+    refusals = [line.split("node.net.scp: ")[-1] for line in log.splitlines()
+                if "association refused" in line]
     assert "association refused calling_ae=STRANGER" in log
     assert 'called AE "NOTVFNODE" is not this node' in log
+    print("access: GOODAE->VFNODE accepted; refused: " + "; ".join(refusals))
 
 
 def _openssl(*args: str) -> None:
@@ -84,5 +87,7 @@ def test_tls_only_node_refuses_plain_tcp(tmp_path: Path) -> None:
         anonymous.check_hostname = False
         assert not _echo(node.port, "GOODAE", "VFNODE", anonymous)  # no client certificate
         assert node.alive()
+        print("TLS-only: TLS with a client certificate of the CA accepted; refused: plain "
+              "TCP (pynetdicom), plain TCP (dcmtk echoscu), TLS without a client certificate")
     finally:
         node.stop()
