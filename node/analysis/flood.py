@@ -1,0 +1,525 @@
+"""Vertebral body by marker-controlled watershed on an isotropic grid around the cement.
+
+The body (spec: the centrum enclosed by the outer surface of its cortical shell and its
+endplates, cut at the surface continuing the posterior wall) is the basin of the image
+gradient that holds the cement, flooded against a basin of everything that is certainly
+outside (fat, gas, the far surroundings). The flooding decides, where the thin shell is
+broken by partial volume, where the two fronts meet — at the strongest edge left there —
+instead of a threshold that leaks through the gap. Because the outside is darker than the
+shell on one side and the marrow on the other, the line settles on the outer edge of the
+shell. Cement is painted over with what surrounds it first, so that its own edges are
+not taken for walls. The posterior elements join the body through the pedicles without a
+wall, so the basin is cut by the plane of the posterior wall found in front of the canal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+from skimage.segmentation import watershed
+
+from node.analysis.bodies import Body, BoolArray, FloatArray
+from node.analysis.frame import BodyFrame, body_frame
+
+logger = logging.getLogger(__name__)
+
+F32 = npt.NDArray[np.float32]
+
+# A cortical wall seen on a profile: this much above the marrow and at least this bright.
+WALL_RISE_HU = 50.0
+WALL_MIN_HU = 180.0
+# The wall falls off within this distance; behind it the canal holds CSF, fat and soft
+# tissue, never brighter than this.
+WALL_FALL_MM = 2.5
+CANAL_MAX_HU = 90.0
+WALL_PERCENTILE = 85.0
+# The marrow level is read this far (mm) beyond the painted cement.
+MARROW_RING_MM = (2.5, 9.0)
+# The star-shaped view of a body: directions (polar from the superior axis x azimuth),
+# the neighbourhood that judges each direction and what counts as sticking out.
+POLAR_BINS = 60
+AZIMUTH_BINS = 120
+MAX_RADIUS_MM = 45.0
+STAR_NEIGHBOURS = 9
+STAR_OUTLIER_MM = 1.5
+STAR_OUTLIER_FRACTION = 0.08
+# The outer edge of a wall is looked for this far inside and outside the first surface,
+# its peak no farther out than EDGE_PEAK_BEYOND_MM, and only where it stands out.
+EDGE_STEP_MM = 0.25
+EDGE_SEARCH_MM = (3.0, 4.0)
+EDGE_PEAK_BEYOND_MM = 1.0
+EDGE_MIN_CONTRAST_HU = 60.0
+# Cement deeper than this inside its piece is certainly in the body it was injected into.
+INSIDE_DEPTH_MM = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class FloodParams:
+    """Anatomical sizes (mm) and contrasts (HU) of the watershed body finder."""
+
+    half_extent_mm: float = 42.0        # the largest lumbar body from any inner point
+    step_mm: float = 0.7                # isotropic grid (coarser when the pixels are)
+    smooth_mm: float = 0.8              # trabecular texture, not the shell
+    halo_mm: float = 1.2                # cement plus its partial-volume halo
+    seed_radius_mm: float = 3.0
+    outside_below_hu: float = -60.0     # fat and gas are never body
+    outside_margin_hu: float = 120.0    # ...nor anything this much darker than marrow
+    outside_min_mm: float = 1.5         # ...that is thicker than a streak artifact
+    outside_min_ml: float = 1.5         # ...and larger than gas in a fracture cleft
+    soft_margin_hu: float = 35.0        # soft tissue: this much darker than marrow...
+    soft_max_hu: float = 75.0           # ...and no brighter than muscle
+    soft_smooth_mm: float = 2.0         # ...on average over this scale...
+    soft_min_mm: float = 2.5            # ...and thicker than this
+    canal_band_mm: tuple[float, float] = (4.0, 30.0)  # posterior wall from the centre
+    canal_probe_mm: float = 8.0         # canal: dark for this long behind the wall
+    edge_smooth_mm: float = 0.35        # the wall's edge is located on this
+    opening_mm: float = 1.5             # thin bridges through gaps into neighbours
+    min_volume_ml: float = 3.0
+    max_volume_ml: float = 150.0
+    min_height_mm: float = 8.0
+    max_height_mm: float = 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    """An isotropic LPS-aligned grid: index (k, j, i) -> (x0 + i*h, y0 + j*h, z0 + k*h)."""
+
+    origin: FloatArray   # LPS of index (0, 0, 0)
+    step: float
+    shape: tuple[int, int, int]
+
+    @property
+    def affine(self) -> FloatArray:
+        out = np.zeros((4, 4))
+        out[0, 2] = out[1, 1] = out[2, 0] = self.step
+        out[:3, 3] = self.origin
+        out[3, 3] = 1.0
+        return out
+
+    def points(self, mask: BoolArray) -> FloatArray:
+        idx = np.argwhere(mask).astype(np.float64)
+        return np.asarray(idx[:, ::-1] * self.step + self.origin, dtype=np.float64)
+
+
+class FloodBodySource:
+    """Classical body finder: watershed from the cement against the certain outside."""
+
+    def __init__(self, params: FloodParams | None = None) -> None:
+        self.params = params or FloodParams()
+
+    def body_at(self, hu: npt.NDArray[np.int16], affine: FloatArray,
+                seed: Sequence[float] | FloatArray, *, cement: BoolArray) -> Body | None:
+        """The vertebral body holding ``seed`` (voxel index), or None when there is none.
+
+        Parameters
+        ----------
+        hu : (slices, rows, columns) int16
+            The CT volume, HU.
+        affine : (4, 4) float
+            Index to patient LPS, mm.
+        seed : (3,) float
+            Voxel index deep inside the cement of the body.
+        cement : (slices, rows, columns) bool
+            Cement of the whole volume (painted over before the flooding).
+        """
+        p = self.params
+        seed_mm = (affine @ np.append(np.asarray(seed, dtype=np.float64), 1.0))[:3]
+        spacing = np.linalg.norm(affine[:3, :3], axis=0)
+        grid = _grid_around(seed_mm, max(p.step_mm, float(spacing[1:].min())),
+                            p.half_extent_mm)
+        data = _resample(hu, affine, grid, order=1, cval=-1000.0)
+        cem = _resample(cement, affine, grid, order=1, cval=0.0) >= 0.5
+        halo = max(p.halo_mm, 0.6 * float(spacing.max()))
+        painted = _near(cem, halo / grid.step)
+        marrow, spread = _marrow_level(data, cem, painted, grid.step)
+        filled = _inpaint(data, painted, grid.step)
+        smooth = ndimage.gaussian_filter(filled, p.smooth_mm / grid.step)
+        centre = np.asarray(grid.shape) // 2
+        basin = self._basin(smooth, cem, centre, marrow, grid.step)
+        sharp = ndimage.gaussian_filter(filled, p.edge_smooth_mm / grid.step)
+        body = self._cut(basin, smooth, sharp, grid, marrow, spread, centre)
+        if body is None:
+            return None
+        return self._on_volume(body, grid, hu.shape, affine)
+
+    def _basin(self, smooth: F32, cem: BoolArray, centre: npt.NDArray[np.int64],
+               marrow: float, step: float) -> BoolArray:
+        """The watershed basin of the seed, flooded against the certain outside."""
+        p = self.params
+        elevation = ndimage.gaussian_gradient_magnitude(smooth, 0.5)
+        markers = np.zeros(smooth.shape, dtype=np.int32)
+        # Smoothed and opened: the dark streaks that cement throws across the body are
+        # thin; fat and gas are not. Small dark pockets may be gas in a fracture cleft
+        # (body) or in a disc (not): they take no side in the flooding.
+        dark = ndimage.gaussian_filter(smooth, 1.0 / step)
+        dark = dark < max(p.outside_below_hu, marrow - p.outside_margin_hu)
+        dark = _opened(dark, p.outside_min_mm / step)
+        large = p.outside_min_ml / (step ** 3 / 1000.0)
+        markers[_large_parts(dark, large)] = 2
+        # Soft tissue that is clearly darker than the marrow over a large region (muscle,
+        # the canal's contents) is outside too; osteoporotic marrow may be as dark as
+        # muscle, and then only fat and the far border speak for the outside.
+        soft_below = min(marrow - p.soft_margin_hu, p.soft_max_hu)
+        soft = ndimage.gaussian_filter(smooth, p.soft_smooth_mm / step) < soft_below
+        soft = _opened(soft, p.soft_min_mm / step)
+        markers[_large_parts(soft, large) & (markers == 0)] = 2
+        markers[[0, -1], :, :] = markers[:, [0, -1], :] = markers[:, :, [0, -1]] = 2
+        inside = _inside_marker(cem, centre, p.seed_radius_mm / step, step)
+        markers[inside] = 1
+        # Other cement takes no side either: inside the body it is enclosed and filled
+        # later; a leak outside the shell must not carry the body out with it.
+        floodable = (~dark & ~(cem & ~inside)) | (markers > 0)
+        return np.asarray(watershed(elevation, markers, mask=floodable) == 1)
+
+    def _cut(self, basin: BoolArray, smooth: F32, sharp: F32, grid: _Grid, marrow: float,
+             spread: float, centre: npt.NDArray[np.int64]) -> BoolArray | None:
+        """Cut the basin at the posterior wall, keep the seed's component, opened, and
+        put its surface on the outer edge of the shell.
+
+        The wall is looked for twice: from the seed along the patient axes (the basin
+        still holds the posterior elements, which would tilt any axes taken from it),
+        then from the centre and along the axes of the body so cut.
+        """
+        region = _component_at(basin, centre)
+        if region is None:
+            return None
+        seed_mm = grid.points(_ball_at(grid.shape, centre, 0.0))[0]
+        frame = BodyFrame(origin=seed_mm, superior=np.array([0.0, 0.0, 1.0]),
+                          left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
+        for _ in range(2):
+            found = self._in_front_of_wall(region, smooth, grid, frame, marrow, spread, centre)
+            if found is None:
+                return None
+            body, in_front = found
+            frame = body_frame(body, grid.affine)
+        radius = _cleaned(_star_radii(body, grid, frame))
+        radius = _cleaned(_outer_edges(radius, sharp, grid, frame))
+        return _star_mask(radius, grid, frame) & in_front
+
+    def _in_front_of_wall(self, region: BoolArray, smooth: F32, grid: _Grid,
+                          frame: BodyFrame, marrow: float, spread: float,
+                          centre: npt.NDArray[np.int64]) -> tuple[BoolArray, BoolArray] | None:
+        """The region in front of the posterior wall seen from ``frame``, and that half-space."""
+        p = self.params
+        wall = _posterior_wall(smooth, grid, frame, marrow, spread, p)
+        if wall is None:
+            logger.debug("no spinal canal found behind the body")
+            return None
+        pts = grid.points(np.ones(grid.shape, dtype=bool)).reshape(*grid.shape, 3)
+        in_front = np.asarray((pts - frame.origin) @ frame.posterior <= wall, dtype=bool)
+        body = _component_at(_opened(region & in_front, p.opening_mm / grid.step), centre)
+        if body is None:
+            return None
+        return np.asarray(ndimage.binary_fill_holes(body), dtype=bool), in_front
+
+    def _on_volume(self, mask: BoolArray, grid: _Grid, shape: tuple[int, ...],
+                   affine: FloatArray) -> Body | None:
+        """Sample the grid mask at the voxel centres of the volume."""
+        if not mask.any():
+            return None
+        pts = grid.points(mask)
+        inv = np.linalg.inv(affine)
+        idx = pts @ inv[:3, :3].T + inv[:3, 3]
+        lo = np.maximum(np.floor(idx.min(axis=0)).astype(int) - 1, 0)
+        hi = np.minimum(np.ceil(idx.max(axis=0)).astype(int) + 2, shape)
+        box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
+        local = affine.copy()
+        local[:3, 3] = affine[:3, :3] @ lo + affine[:3, 3]
+        to_grid = np.linalg.inv(grid.affine) @ local
+        sub = ndimage.affine_transform(mask.astype(np.float32), to_grid,
+                                       output_shape=tuple(hi - lo), order=1, cval=0.0)
+        body_mask = sub >= 0.5
+        if not body_mask.any():
+            return None
+        body = _make_body(body_mask, box, local, shape)
+        return body if self._plausible(body, affine) else None
+
+    def _plausible(self, body: Body, affine: FloatArray) -> bool:
+        p = self.params
+        volume_ml = body.voxel_count * abs(np.linalg.det(affine[:3, :3])) / 1000.0
+        pts = np.argwhere(body.mask) @ body.box_affine[:3, :3].T
+        height = float(np.ptp(pts @ body.superior))
+        ok = (p.min_volume_ml <= volume_ml <= p.max_volume_ml
+              and p.min_height_mm <= height <= p.max_height_mm)
+        if not ok:
+            logger.debug("implausible body: %.1f ml, %.1f mm high", volume_ml, height)
+        return ok
+
+
+def _grid_around(centre_mm: FloatArray, step: float, half_mm: float) -> _Grid:
+    n = 2 * int(np.ceil(half_mm / step)) + 1
+    origin = centre_mm - (n // 2) * step
+    return _Grid(origin=origin, step=step, shape=(n, n, n))
+
+
+def _resample(values: npt.NDArray[np.generic], affine: FloatArray, grid: _Grid, *,
+              order: int, cval: float) -> F32:
+    """Values of the volume at the grid points (trilinear), cropped first for speed."""
+    to_vol = np.linalg.inv(affine) @ grid.affine
+    corners = np.array([[a, b, c, 1.0] for a in (0, grid.shape[0] - 1)
+                        for b in (0, grid.shape[1] - 1) for c in (0, grid.shape[2] - 1)])
+    idx = corners @ to_vol.T
+    lo = np.maximum(np.floor(idx[:, :3].min(axis=0)).astype(int) - 1, 0)
+    hi = np.minimum(np.ceil(idx[:, :3].max(axis=0)).astype(int) + 2, values.shape)
+    if np.any(hi <= lo):
+        return np.full(grid.shape, cval, dtype=np.float32)
+    sub = values[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].astype(np.float32)
+    shift = np.eye(4)
+    shift[:3, 3] = -lo
+    m = shift @ to_vol
+    return np.asarray(ndimage.affine_transform(sub, m, output_shape=grid.shape, order=order,
+                                               cval=cval), dtype=np.float32)
+
+
+def _inside_marker(cem: BoolArray, centre: npt.NDArray[np.int64], radius: float,
+                   step: float) -> BoolArray:
+    """The seed's cement piece without its thin outgrowths (leaks leave through the
+    cortex in narrow channels), plus a ball at the seed."""
+    ball = _ball_at(cem.shape, centre, radius)
+    deep = ndimage.distance_transform_edt(cem) * step >= INSIDE_DEPTH_MM
+    core = _component_at(deep | ball, centre)
+    if core is None:
+        return ball
+    return np.asarray(_near(core, INSIDE_DEPTH_MM / step) & cem | ball, dtype=bool)
+
+
+def _large_parts(mask: BoolArray, min_voxels: float) -> BoolArray:
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return np.asarray((sizes >= min_voxels)[labels], dtype=bool)
+
+
+def _near(mask: BoolArray, radius: float) -> BoolArray:
+    if not mask.any():
+        return mask.copy()
+    return np.asarray(ndimage.distance_transform_edt(~mask) <= radius, dtype=bool)
+
+
+def _marrow_level(data: F32, cem: BoolArray, painted: BoolArray, step: float
+                  ) -> tuple[float, float]:
+    """Median and robust spread of the bone around the cement (not the shell, not outside)."""
+    # Beyond the sclerotic rim that often lines the cement (bone compacted by the
+    # injection), which is brighter than the marrow.
+    ring = _near(cem, 6.0 / step) & ~painted
+    values = data[ring]
+    values = values[(values > -100.0) & (values < 500.0)]
+    if values.size < 50:
+        return 150.0, 40.0
+    median = float(np.median(values))
+    spread = float(1.4826 * np.median(np.abs(values - median)))
+    return median, max(spread, 10.0)
+
+
+def _inpaint(data: F32, painted: BoolArray, step: float) -> F32:
+    """Fill the painted voxels with the Gaussian-weighted mean of their unpainted surroundings."""
+    if not painted.any():
+        return data
+    out = data.copy()
+    weight = (~painted).astype(np.float32)
+    todo = painted.copy()
+    for sigma_mm in (1.5, 3.0, 6.0, 12.0):
+        sigma = sigma_mm / step
+        num = ndimage.gaussian_filter(data * weight, sigma)
+        den = ndimage.gaussian_filter(weight, sigma)
+        ok = todo & (den > 0.05)
+        out[ok] = num[ok] / den[ok]
+        todo &= ~ok
+        if not todo.any():
+            break
+    return out
+
+
+def _opened(mask: BoolArray, radius: float) -> BoolArray:
+    """Morphological opening by a ball, through distance transforms (fast for large balls)."""
+    if not mask.any():
+        return mask
+    core = ndimage.distance_transform_edt(mask) > radius
+    return np.asarray(_near(core, radius) & mask, dtype=bool) if core.any() else core
+
+
+def _ball_at(shape: tuple[int, ...], centre: npt.NDArray[np.int64], radius: float
+             ) -> BoolArray:
+    z, y, x = np.ogrid[:shape[0], :shape[1], :shape[2]]
+    d2 = (z - centre[0]) ** 2 + (y - centre[1]) ** 2 + (x - centre[2]) ** 2
+    return np.asarray(d2 <= radius * radius, dtype=bool)
+
+
+def _component_at(mask: BoolArray, centre: npt.NDArray[np.int64]) -> BoolArray | None:
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return None
+    label = labels[tuple(centre)]
+    if label == 0:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        label = int(np.argmax(sizes))
+    return np.asarray(labels == label, dtype=bool)
+
+
+def _core(region: BoolArray, step: float) -> BoolArray:
+    """The region without its thin processes, for the frame (pedicles bias the axes)."""
+    opened = _opened(region, 5.0 / step)
+    return opened if np.count_nonzero(opened) > 100 else region
+
+
+def _posterior_wall(smooth: F32, grid: _Grid, frame: object, marrow: float, spread: float,
+                    p: FloodParams) -> float | None:
+    """Distance from the centre to the outer edge of the posterior wall, along posterior.
+
+    Profiles run straight back across the width of the canal; the wall is the last bright part before
+    a run of at least ``canal_probe_mm`` that is clearly darker than marrow (the canal).
+    """
+    origin = frame.origin  # type: ignore[attr-defined]
+    post = frame.posterior  # type: ignore[attr-defined]
+    sup = frame.superior  # type: ignore[attr-defined]
+    left = frame.left  # type: ignore[attr-defined]
+    h = 0.5
+    t = np.arange(0.0, p.canal_band_mm[1] + p.canal_probe_mm + 5.0, h)
+    offsets = [(s, lft) for s in (-4.0, 0.0, 4.0) for lft in np.arange(-12.0, 12.1, 2.0)]
+    hold = int(round(p.canal_probe_mm / h))
+    walls: list[float] = []
+    inv = np.linalg.inv(grid.affine)
+    for s, lft in offsets:
+        pts = origin + s * sup + lft * left + t[:, None] * post
+        idx = pts @ inv[:3, :3].T + inv[:3, 3]
+        prof = ndimage.map_coordinates(smooth, idx.T, order=1, cval=-1000.0)
+        wall = _wall_on_profile(prof, t, marrow, hold, p.canal_band_mm[0])
+        if wall is not None:
+            walls.append(wall)
+    if len(walls) < 3:
+        return None
+    # Where the wall is concave the pedicle bases sit at its posterior-most edge; the
+    # outer-edge search of the surface finds the wall itself in front of this plane.
+    return float(np.percentile(walls, WALL_PERCENTILE))
+
+
+def _wall_on_profile(prof: F32, t: FloatArray, marrow: float, hold: int, start_mm: float
+                     ) -> float | None:
+    """Outer edge of the first bright wall, scanning outward, that the canal follows.
+
+    A wall stands clearly above the marrow; behind it the canal (CSF, fat, soft tissue)
+    stays darker than bone and than the marrow for ``hold`` samples.
+    """
+    step = float(t[1] - t[0])
+    begin = int(np.searchsorted(t, start_mm))
+    ridge = max(marrow + WALL_RISE_HU, WALL_MIN_HU)
+    canal_max = min(CANAL_MAX_HU, marrow + 10.0)
+    for k in range(max(begin, 1), len(prof) - hold - 2):
+        if not (prof[k] >= ridge and prof[k] >= prof[k - 1] and prof[k] >= prof[k + 1]):
+            continue
+        j = k
+        low_start = k + int(round(WALL_FALL_MM / step))
+        behind = prof[low_start:low_start + hold]
+        if behind.size < hold:
+            return None
+        low = float(np.median(behind))
+        level = 0.5 * (float(prof[k]) + low)
+        if low > canal_max or float(behind.max()) >= level:
+            continue
+        while j < low_start and prof[j] >= level:
+            j += 1
+        return float(t[j - 1] + step * (prof[j - 1] - level) / max(prof[j - 1] - prof[j], 1e-3))
+    return None
+
+
+def _directions(frame: BodyFrame) -> FloatArray:
+    """Unit vectors (polar from the superior axis x azimuth x 3), LPS."""
+    theta = (np.arange(POLAR_BINS) + 0.5) * np.pi / POLAR_BINS
+    phi = np.arange(AZIMUTH_BINS) * 2.0 * np.pi / AZIMUTH_BINS
+    tt, pp = np.meshgrid(theta, phi, indexing="ij")
+    axes = np.stack([frame.left, frame.posterior, frame.superior])
+    local = np.stack([np.sin(tt) * np.cos(pp), np.sin(tt) * np.sin(pp), np.cos(tt)], -1)
+    return np.asarray(local @ axes, dtype=np.float64)
+
+
+def _sample(image: npt.NDArray[np.generic], grid: _Grid, pts: FloatArray, order: int,
+            cval: float) -> FloatArray:
+    inv = np.linalg.inv(grid.affine)
+    idx = pts @ inv[:3, :3].T + inv[:3, 3]
+    values = ndimage.map_coordinates(image, idx.reshape(-1, 3).T, order=order, cval=cval)
+    return np.asarray(values.reshape(pts.shape[:-1]), dtype=np.float64)
+
+
+def _star_radii(region: BoolArray, grid: _Grid, frame: BodyFrame) -> FloatArray:
+    """Distance from the frame origin to where each direction leaves the region for the
+    last time (pockets of cement or gas inside the body do not end a ray)."""
+    steps = np.arange(0.0, MAX_RADIUS_MM, 0.5)
+    pts = frame.origin + _directions(frame)[..., None, :] * steps[:, None]
+    inside = _sample(region.astype(np.uint8), grid, pts, 0, 0.0) > 0
+    last = len(steps) - 1 - np.argmax(inside[..., ::-1], axis=-1)
+    return np.asarray(np.where(inside.any(axis=-1), steps[last] + 0.25, 0.0), dtype=np.float64)
+
+
+def _cleaned(radius: FloatArray) -> FloatArray:
+    """Directions that stick out of (leaks through gaps) or into (dents left by cement)
+    their neighbourhood take the neighbourhood's median radius."""
+    k = STAR_NEIGHBOURS // 2
+    padded = np.pad(np.pad(radius, ((0, 0), (k, k)), mode="wrap"), ((k, k), (0, 0)),
+                    mode="edge")
+    typical = ndimage.median_filter(padded, size=STAR_NEIGHBOURS)[k:-k, k:-k]
+    off = np.abs(radius - typical) > np.maximum(STAR_OUTLIER_MM, STAR_OUTLIER_FRACTION * typical)
+    return np.asarray(np.where(off, typical, radius), dtype=np.float64)
+
+
+def _outer_edges(radius: FloatArray, image: F32, grid: _Grid, frame: BodyFrame
+                 ) -> FloatArray:
+    """Each radius moved to the outer edge of the wall near it: the half-level between
+    the wall's peak and what lies beyond (partial volume puts the true surface there)."""
+    h = EDGE_STEP_MM
+    offsets = np.arange(-EDGE_SEARCH_MM[0], EDGE_SEARCH_MM[1] + h / 2, h)
+    t = radius[..., None] + offsets
+    prof = _sample(image, grid, frame.origin + _directions(frame)[..., None, :] * t[..., None],
+                   1, -1000.0)
+    n_peak = int(round((EDGE_SEARCH_MM[0] + EDGE_PEAK_BEYOND_MM) / h))
+    kp = np.argmax(prof[..., :n_peak], axis=-1)
+    peak = np.take_along_axis(prof, kp[..., None], axis=-1)[..., 0]
+    far = kp[..., None] + np.arange(int(1.5 / h), int(3.5 / h))
+    beyond = np.median(np.take_along_axis(prof, np.minimum(far, len(offsets) - 1), axis=-1),
+                       axis=-1)
+    level = 0.5 * (peak + beyond)
+    after = (np.arange(len(offsets)) > kp[..., None]) & (prof < level[..., None])
+    j = np.argmax(after, axis=-1)
+    ok = after.any(axis=-1) & (peak - beyond >= EDGE_MIN_CONTRAST_HU)
+    j = np.maximum(j, 1)
+    p0 = np.take_along_axis(prof, (j - 1)[..., None], axis=-1)[..., 0]
+    p1 = np.take_along_axis(prof, j[..., None], axis=-1)[..., 0]
+    frac = np.clip((p0 - level) / np.maximum(p0 - p1, 1e-3), 0.0, 1.0)
+    edge = radius + offsets[j - 1] + frac * h
+    return np.asarray(np.where(ok, edge, radius), dtype=np.float64)
+
+
+def _star_mask(radius: FloatArray, grid: _Grid, frame: BodyFrame) -> BoolArray:
+    """Grid voxels within ``radius`` (polar x azimuth table) of the frame origin."""
+    pts = grid.points(np.ones(grid.shape, dtype=bool)) - frame.origin
+    local = pts @ np.stack([frame.left, frame.posterior, frame.superior], axis=1)
+    dist = np.linalg.norm(local, axis=1)
+    theta = np.arccos(np.clip(local[:, 2] / np.maximum(dist, 1e-9), -1.0, 1.0))
+    phi = np.mod(np.arctan2(local[:, 1], local[:, 0]), 2.0 * np.pi)
+    ti = theta / np.pi * POLAR_BINS - 0.5
+    pi = phi / (2.0 * np.pi) * AZIMUTH_BINS
+    padded = np.concatenate([radius, radius[:, :1]], axis=1)
+    limit = ndimage.map_coordinates(padded, np.stack([ti, pi]), order=1, mode="nearest")
+    return np.asarray((dist <= limit).reshape(grid.shape), dtype=bool)
+
+
+def _make_body(mask: BoolArray, box: tuple[slice, slice, slice], local: FloatArray,
+               shape: tuple[int, ...]) -> Body:
+    frame = body_frame(mask, local)
+    pts = np.argwhere(mask) @ local[:3, :3].T + local[:3, 3] - frame.origin
+    half_width = 0.5 * float(np.ptp(pts @ frame.left))
+    wall_mm = float((pts @ frame.posterior).max())
+    touches = any(
+        (sl.start == 0 and np.take(mask, 0, axis=k).any())
+        or (sl.stop == shape[k] and np.take(mask, -1, axis=k).any())
+        for k, sl in enumerate(box))
+    return Body(mask=mask, box=box, box_affine=local, centre_mm=frame.origin,
+                superior=frame.superior, posterior=frame.posterior, left=frame.left,
+                posterior_wall_mm=wall_mm, half_width_mm=half_width, touches_fov_edge=touches)
