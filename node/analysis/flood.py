@@ -15,6 +15,7 @@ wall, so the basin is cut by the plane of the posterior wall found in front of t
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,14 +39,24 @@ WALL_MIN_HU = 180.0
 WALL_FALL_MM = 2.5
 CANAL_MAX_HU = 90.0
 WALL_PERCENTILE = 85.0
-# The marrow level is read this far (mm) beyond the painted cement.
-MARROW_RING_MM = (2.5, 9.0)
+# Marrow of an osteoporotic body, when too little bone surrounds the cement to measure it.
+MARROW_DEFAULT_HU = 150.0
+# Endplates are looked for on columns within DISC_COLUMNS_MM of the seed, up to
+# DISC_REACH_MM away, beyond RIM_MM of cement (its sclerotic rim).
+DISC_COLUMNS_MM = 12.0
+DISC_REACH_MM = 30.0
+DISC_SPREAD_MM = 5.0
+DISC_SLAB_MM = (3.0, 4.5)
+RIM_MM = 4.0
+# The marrow level is read within this distance (mm) of the cement, outside its halo.
+MARROW_RING_MM = 6.0
 # The star-shaped view of a body: directions (polar from the superior axis x azimuth),
 # the neighbourhood that judges each direction and what counts as sticking out.
 POLAR_BINS = 60
 AZIMUTH_BINS = 120
 MAX_RADIUS_MM = 45.0
 STAR_NEIGHBOURS = 9
+ENVELOPE_NEIGHBOURS = 15
 STAR_OUTLIER_MM = 1.5
 STAR_OUTLIER_FRACTION = 0.08
 # The outer edge of a wall is looked for this far inside and outside the first surface,
@@ -77,7 +88,6 @@ class FloodParams:
     soft_min_mm: float = 2.5            # ...and thicker than this
     canal_band_mm: tuple[float, float] = (4.0, 30.0)  # posterior wall from the centre
     canal_probe_mm: float = 8.0         # canal: dark for this long behind the wall
-    edge_smooth_mm: float = 0.35        # the wall's edge is located on this
     opening_mm: float = 1.5             # thin bridges through gaps into neighbours
     min_volume_ml: float = 3.0
     max_volume_ml: float = 150.0
@@ -104,6 +114,19 @@ class _Grid:
     def points(self, mask: BoolArray) -> FloatArray:
         idx = np.argwhere(mask).astype(np.float64)
         return np.asarray(idx[:, ::-1] * self.step + self.origin, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class _Native:
+    """The CT around the grid on its own voxels, for reading profiles without resampling."""
+
+    values: F32
+    to_index: FloatArray   # LPS (homogeneous) -> index into ``values``
+
+    def sample(self, pts: FloatArray) -> FloatArray:
+        idx = pts @ self.to_index[:3, :3].T + self.to_index[:3, 3]
+        out = ndimage.map_coordinates(self.values, idx.reshape(-1, 3).T, order=1, cval=-1000.0)
+        return np.asarray(out.reshape(pts.shape[:-1]), dtype=np.float64)
 
 
 class FloodBodySource:
@@ -136,19 +159,21 @@ class FloodBodySource:
         cem = _resample(cement, affine, grid, order=1, cval=0.0) >= 0.5
         halo = max(p.halo_mm, 0.6 * float(spacing.max()))
         painted = _near(cem, halo / grid.step)
-        marrow, spread = _marrow_level(data, cem, painted, grid.step)
+        marrow = _marrow_level(data, cem, painted, grid.step)
         filled = _inpaint(data, painted, grid.step)
         smooth = ndimage.gaussian_filter(filled, p.smooth_mm / grid.step)
         centre = np.asarray(grid.shape) // 2
-        basin = self._basin(smooth, cem, centre, marrow, grid.step)
-        sharp = ndimage.gaussian_filter(filled, p.edge_smooth_mm / grid.step)
-        body = self._cut(basin, smooth, sharp, grid, marrow, spread, centre)
+        basin = self._basin(smooth, cem, painted, centre, marrow, grid.step)
+        # The wall's edge is read on the CT itself: every resampling would widen the thin
+        # shell's partial-volume profile and move its half-level outward.
+        native = _native_crop(hu, affine, grid)
+        body = self._cut(basin, smooth, native, cem, painted, grid, marrow, centre)
         if body is None:
             return None
         return self._on_volume(body, grid, hu.shape, affine)
 
-    def _basin(self, smooth: F32, cem: BoolArray, centre: npt.NDArray[np.int64],
-               marrow: float, step: float) -> BoolArray:
+    def _basin(self, smooth: F32, cem: BoolArray, painted: BoolArray,
+               centre: npt.NDArray[np.int64], marrow: float, step: float) -> BoolArray:
         """The watershed basin of the seed, flooded against the certain outside."""
         p = self.params
         elevation = ndimage.gaussian_gradient_magnitude(smooth, 0.5)
@@ -169,6 +194,7 @@ class FloodBodySource:
         soft = _opened(soft, p.soft_min_mm / step)
         markers[_large_parts(soft, large) & (markers == 0)] = 2
         markers[[0, -1], :, :] = markers[:, [0, -1], :] = markers[:, :, [0, -1]] = 2
+        markers[_disc_markers(smooth, painted, centre, marrow, step)] = 2
         inside = _inside_marker(cem, centre, p.seed_radius_mm / step, step)
         markers[inside] = 1
         # Other cement takes no side either: inside the body it is enclosed and filled
@@ -176,8 +202,9 @@ class FloodBodySource:
         floodable = (~dark & ~(cem & ~inside)) | (markers > 0)
         return np.asarray(watershed(elevation, markers, mask=floodable) == 1)
 
-    def _cut(self, basin: BoolArray, smooth: F32, sharp: F32, grid: _Grid, marrow: float,
-             spread: float, centre: npt.NDArray[np.int64]) -> BoolArray | None:
+    def _cut(self, basin: BoolArray, smooth: F32, native: _Native, cem: BoolArray,
+             painted: BoolArray, grid: _Grid, marrow: float,
+             centre: npt.NDArray[np.int64]) -> BoolArray | None:
         """Cut the basin at the posterior wall, keep the seed's component, opened, and
         put its surface on the outer edge of the shell.
 
@@ -192,21 +219,22 @@ class FloodBodySource:
         frame = BodyFrame(origin=seed_mm, superior=np.array([0.0, 0.0, 1.0]),
                           left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
         for _ in range(2):
-            found = self._in_front_of_wall(region, smooth, grid, frame, marrow, spread, centre)
+            found = self._in_front_of_wall(region, smooth, grid, frame, marrow, centre)
             if found is None:
                 return None
             body, in_front = found
             frame = body_frame(body, grid.affine)
-        radius = _cleaned(_star_radii(body, grid, frame))
-        radius = _cleaned(_outer_edges(radius, sharp, grid, frame))
+        radius = _cleaned(_with_cement_at_wall(_star_radii(body, grid, frame),
+                                               _star_radii(body | cem, grid, frame)))
+        radius = _cleaned(_outer_edges(radius, native, painted, grid, frame))
         return _star_mask(radius, grid, frame) & in_front
 
     def _in_front_of_wall(self, region: BoolArray, smooth: F32, grid: _Grid,
-                          frame: BodyFrame, marrow: float, spread: float,
+                          frame: BodyFrame, marrow: float,
                           centre: npt.NDArray[np.int64]) -> tuple[BoolArray, BoolArray] | None:
         """The region in front of the posterior wall seen from ``frame``, and that half-space."""
         p = self.params
-        wall = _posterior_wall(smooth, grid, frame, marrow, spread, p)
+        wall = _posterior_wall(smooth, grid, frame, marrow, p)
         if wall is None:
             logger.debug("no spinal canal found behind the body")
             return None
@@ -257,15 +285,31 @@ def _grid_around(centre_mm: FloatArray, step: float, half_mm: float) -> _Grid:
     return _Grid(origin=origin, step=step, shape=(n, n, n))
 
 
-def _resample(values: npt.NDArray[np.generic], affine: FloatArray, grid: _Grid, *,
-              order: int, cval: float) -> F32:
-    """Values of the volume at the grid points (trilinear), cropped first for speed."""
+def _native_crop(hu: npt.NDArray[np.int16], affine: FloatArray, grid: _Grid) -> _Native:
+    lo, hi = _index_box(affine, grid, hu.shape)
+    shift = np.eye(4)
+    shift[:3, 3] = -lo
+    values = hu[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].astype(np.float32)
+    return _Native(values=values, to_index=shift @ np.linalg.inv(affine))
+
+
+def _index_box(affine: FloatArray, grid: _Grid, shape: tuple[int, ...]
+               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The box of volume indices that holds the grid (one voxel of margin)."""
     to_vol = np.linalg.inv(affine) @ grid.affine
     corners = np.array([[a, b, c, 1.0] for a in (0, grid.shape[0] - 1)
                         for b in (0, grid.shape[1] - 1) for c in (0, grid.shape[2] - 1)])
     idx = corners @ to_vol.T
     lo = np.maximum(np.floor(idx[:, :3].min(axis=0)).astype(int) - 1, 0)
-    hi = np.minimum(np.ceil(idx[:, :3].max(axis=0)).astype(int) + 2, values.shape)
+    hi = np.minimum(np.ceil(idx[:, :3].max(axis=0)).astype(int) + 2, shape)
+    return lo, hi
+
+
+def _resample(values: npt.NDArray[np.generic], affine: FloatArray, grid: _Grid, *,
+              order: int, cval: float) -> F32:
+    """Values of the volume at the grid points (trilinear), cropped first for speed."""
+    to_vol = np.linalg.inv(affine) @ grid.affine
+    lo, hi = _index_box(affine, grid, values.shape)
     if np.any(hi <= lo):
         return np.full(grid.shape, cval, dtype=np.float32)
     sub = values[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].astype(np.float32)
@@ -274,6 +318,72 @@ def _resample(values: npt.NDArray[np.generic], affine: FloatArray, grid: _Grid, 
     m = shift @ to_vol
     return np.asarray(ndimage.affine_transform(sub, m, output_shape=grid.shape, order=order,
                                                cval=cval), dtype=np.float32)
+
+
+def _disc_markers(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
+                  marrow: float, step: float) -> BoolArray:
+    """Short stretches of the discs just beyond both endplates, on columns around the seed.
+
+    Disc and marrow may have the same density, so where cement has broken an endplate
+    (or painted over it) the flooding would pour into the disc; a marker there lets the
+    endplate elsewhere decide. An endplate is the first strong wall met beyond the cement
+    and its sclerotic rim, with no bone right behind it; columns that disagree with the
+    others by more than DISC_SPREAD_MM are dropped.
+    """
+    out = np.zeros(smooth.shape, dtype=bool)
+    reach = int(DISC_REACH_MM / step)
+    for direction in (1, -1):
+        hits = []
+        for dy in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
+            for dx in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
+                if dx * dx + dy * dy > DISC_COLUMNS_MM ** 2:
+                    continue
+                y, x = round(centre[1] + dy / step), round(centre[2] + dx / step)
+                k = _endplate_on_column(smooth[:, y, x], painted[:, y, x], int(centre[0]),
+                                        direction, marrow, step, reach)
+                if k is not None:
+                    hits.append((k, y, x))
+        if len(hits) < 3:
+            continue
+        median = float(np.median([k for k, _, _ in hits]))
+        kept = np.array([h for h in hits if abs(h[0] - median) * step <= DISC_SPREAD_MM],
+                        dtype=np.float64)
+        if len(kept) >= 3:
+            out |= _disc_slab(kept, direction, smooth.shape, centre, step)
+    return out
+
+
+def _disc_slab(hits: FloatArray, direction: int, shape: tuple[int, ...],
+               centre: npt.NDArray[np.int64], step: float) -> BoolArray:
+    """A thin slab of disc beyond the plane fitted to the endplate hits (k, y, x)."""
+    design = np.column_stack([np.ones(len(hits)), hits[:, 1], hits[:, 2]])
+    coef, *_ = np.linalg.lstsq(design, hits[:, 0], rcond=None)
+    z, y, x = np.ogrid[:shape[0], :shape[1], :shape[2]]
+    plane = coef[0] + coef[1] * y + coef[2] * x
+    beyond = (z - plane) * direction * step
+    near_axis = ((y - centre[1]) ** 2 + (x - centre[2]) ** 2) * step ** 2 <= DISC_COLUMNS_MM ** 2
+    return np.asarray((beyond >= DISC_SLAB_MM[0]) & (beyond <= DISC_SLAB_MM[1]) & near_axis,
+                      dtype=bool)
+
+
+def _endplate_on_column(prof: F32, painted: BoolArray, start: int, direction: int,
+                        marrow: float, step: float, reach: int) -> int | None:
+    """Index of the endplate's peak going ``direction`` from ``start``, or None."""
+    idx = start + direction * np.arange(reach)
+    idx = idx[(idx >= 0) & (idx < len(prof))]
+    values, paint = prof[idx], painted[idx]
+    first = int(np.nonzero(paint)[0].max()) + int(RIM_MM / step) if paint.any() else 0
+    ridge = max(marrow + WALL_RISE_HU, WALL_MIN_HU)
+    behind = slice(int(1.5 / step), int(4.0 / step) + 1)
+    for i in range(max(first, 1), len(values) - behind.stop):
+        v = values[i]
+        if v < ridge or v < values[i - 1] or v < values[i + 1]:
+            continue
+        back = values[i + behind.start:i + behind.stop]
+        if float(back.max()) < v - 0.5 * (v - marrow) and not paint[i:i + behind.stop].any():
+            return int(idx[i])
+        return None
+    return None
 
 
 def _inside_marker(cem: BoolArray, centre: npt.NDArray[np.int64], radius: float,
@@ -304,18 +414,14 @@ def _near(mask: BoolArray, radius: float) -> BoolArray:
 
 
 def _marrow_level(data: F32, cem: BoolArray, painted: BoolArray, step: float
-                  ) -> tuple[float, float]:
-    """Median and robust spread of the bone around the cement (not the shell, not outside)."""
-    # Beyond the sclerotic rim that often lines the cement (bone compacted by the
-    # injection), which is brighter than the marrow.
-    ring = _near(cem, 6.0 / step) & ~painted
+                  ) -> float:
+    """Median of the bone around the cement (not the shell, not outside)."""
+    ring = _near(cem, MARROW_RING_MM / step) & ~painted
     values = data[ring]
     values = values[(values > -100.0) & (values < 500.0)]
     if values.size < 50:
-        return 150.0, 40.0
-    median = float(np.median(values))
-    spread = float(1.4826 * np.median(np.abs(values - median)))
-    return median, max(spread, 10.0)
+        return MARROW_DEFAULT_HU
+    return float(np.median(values))
 
 
 def _inpaint(data: F32, painted: BoolArray, step: float) -> F32:
@@ -370,21 +476,18 @@ def _core(region: BoolArray, step: float) -> BoolArray:
     return opened if np.count_nonzero(opened) > 100 else region
 
 
-def _posterior_wall(smooth: F32, grid: _Grid, frame: object, marrow: float, spread: float,
+def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
                     p: FloodParams) -> float | None:
     """Distance from the centre to the outer edge of the posterior wall, along posterior.
 
-    Profiles run straight back across the width of the canal; the wall is the last bright part before
-    a run of at least ``canal_probe_mm`` that is clearly darker than marrow (the canal).
+    Profiles run straight back across the width of the canal; on each, the wall is the
+    first bright wall followed by ``canal_probe_mm`` of canal (see ``_wall_on_profile``).
     """
-    origin = frame.origin  # type: ignore[attr-defined]
-    post = frame.posterior  # type: ignore[attr-defined]
-    sup = frame.superior  # type: ignore[attr-defined]
-    left = frame.left  # type: ignore[attr-defined]
+    origin, post, sup, left = frame.origin, frame.posterior, frame.superior, frame.left
     h = 0.5
     t = np.arange(0.0, p.canal_band_mm[1] + p.canal_probe_mm + 5.0, h)
     offsets = [(s, lft) for s in (-4.0, 0.0, 4.0) for lft in np.arange(-12.0, 12.1, 2.0)]
-    hold = int(round(p.canal_probe_mm / h))
+    hold = round(p.canal_probe_mm / h)
     walls: list[float] = []
     inv = np.linalg.inv(grid.affine)
     for s, lft in offsets:
@@ -416,7 +519,7 @@ def _wall_on_profile(prof: F32, t: FloatArray, marrow: float, hold: int, start_m
         if not (prof[k] >= ridge and prof[k] >= prof[k - 1] and prof[k] >= prof[k + 1]):
             continue
         j = k
-        low_start = k + int(round(WALL_FALL_MM / step))
+        low_start = k + round(WALL_FALL_MM / step)
         behind = prof[low_start:low_start + hold]
         if behind.size < hold:
             return None
@@ -458,6 +561,28 @@ def _star_radii(region: BoolArray, grid: _Grid, frame: BodyFrame) -> FloatArray:
     return np.asarray(np.where(inside.any(axis=-1), steps[last] + 0.25, 0.0), dtype=np.float64)
 
 
+def _with_cement_at_wall(body: FloatArray, with_cement: FloatArray) -> FloatArray:
+    """Radii that reach through cement to the wall where the cement fills the body up to
+    its shell, but not out to a leak beyond it.
+
+    Cement outside the flooding's seed is left out of the flooding (a leak must not carry
+    the body out with it); where it reaches no farther than the envelope of the clean
+    directions around it (directions that end in no cement), it is part of the body.
+    """
+    clean = with_cement - body < 1.0
+    k = ENVELOPE_NEIGHBOURS // 2
+    masked = np.where(clean, body, np.nan)
+    padded = np.pad(np.pad(masked, ((0, 0), (k, k)), mode="wrap"), ((k, k), (0, 0)),
+                    mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * k + 1, 2 * k + 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-cement windows: NaN, handled
+        envelope = np.nanmedian(windows.reshape(*body.shape, -1), axis=-1)
+    envelope = np.where(np.isnan(envelope), with_cement, envelope)
+    reach = with_cement <= envelope * (1.0 + STAR_OUTLIER_FRACTION) + STAR_OUTLIER_MM
+    return np.asarray(np.where(reach, with_cement, body), dtype=np.float64)
+
+
 def _cleaned(radius: FloatArray) -> FloatArray:
     """Directions that stick out of (leaks through gaps) or into (dents left by cement)
     their neighbourhood take the neighbourhood's median radius."""
@@ -469,16 +594,18 @@ def _cleaned(radius: FloatArray) -> FloatArray:
     return np.asarray(np.where(off, typical, radius), dtype=np.float64)
 
 
-def _outer_edges(radius: FloatArray, image: F32, grid: _Grid, frame: BodyFrame
-                 ) -> FloatArray:
+def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: _Grid,
+                 frame: BodyFrame) -> FloatArray:
     """Each radius moved to the outer edge of the wall near it: the half-level between
-    the wall's peak and what lies beyond (partial volume puts the true surface there)."""
+    the wall's peak and what lies beyond (partial volume puts the true surface there).
+    Where cement reaches the wall, its painted halo hides the wall: the radius stays."""
     h = EDGE_STEP_MM
     offsets = np.arange(-EDGE_SEARCH_MM[0], EDGE_SEARCH_MM[1] + h / 2, h)
     t = radius[..., None] + offsets
-    prof = _sample(image, grid, frame.origin + _directions(frame)[..., None, :] * t[..., None],
-                   1, -1000.0)
-    n_peak = int(round((EDGE_SEARCH_MM[0] + EDGE_PEAK_BEYOND_MM) / h))
+    pts = frame.origin + _directions(frame)[..., None, :] * t[..., None]
+    prof = native.sample(pts)
+    hidden = (_sample(painted.astype(np.uint8), grid, pts, 0, 0.0) > 0).any(axis=-1)
+    n_peak = round((EDGE_SEARCH_MM[0] + EDGE_PEAK_BEYOND_MM) / h)
     kp = np.argmax(prof[..., :n_peak], axis=-1)
     peak = np.take_along_axis(prof, kp[..., None], axis=-1)[..., 0]
     far = kp[..., None] + np.arange(int(1.5 / h), int(3.5 / h))
@@ -487,7 +614,7 @@ def _outer_edges(radius: FloatArray, image: F32, grid: _Grid, frame: BodyFrame
     level = 0.5 * (peak + beyond)
     after = (np.arange(len(offsets)) > kp[..., None]) & (prof < level[..., None])
     j = np.argmax(after, axis=-1)
-    ok = after.any(axis=-1) & (peak - beyond >= EDGE_MIN_CONTRAST_HU)
+    ok = after.any(axis=-1) & (peak - beyond >= EDGE_MIN_CONTRAST_HU) & ~hidden
     j = np.maximum(j, 1)
     p0 = np.take_along_axis(prof, (j - 1)[..., None], axis=-1)[..., 0]
     p1 = np.take_along_axis(prof, j[..., None], axis=-1)[..., 0]
