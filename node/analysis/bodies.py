@@ -9,12 +9,15 @@ TotalSegmentator's vertebral body masks) could implement the same call.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -77,3 +80,36 @@ class BodySource(Protocol):
     def body_at(self, hu: npt.NDArray[np.int16], affine: FloatArray,
                 seed: Sequence[float] | FloatArray, *, cement: BoolArray) -> Body | None:
         ...
+
+
+class FirstPlausible:
+    """Body finders tried in order: the first body that is not mostly cement is taken.
+
+    A finder that stopped at the cement's own edge returns a "body" that is nearly all
+    cement; the volume fractions of the paper stay well below one half, so above
+    ``max_cement_fraction`` the next finder is asked. When every finder's body is mostly
+    cement, the first one's is kept.
+    """
+
+    def __init__(self, sources: Sequence[BodySource], max_cement_fraction: float = 0.5
+                 ) -> None:
+        if not sources:
+            raise ValueError("FirstPlausible needs at least one BodySource. Found none.")
+        self.sources = list(sources)
+        self.max_cement_fraction = max_cement_fraction
+
+    def body_at(self, hu: npt.NDArray[np.int16], affine: FloatArray,
+                seed: Sequence[float] | FloatArray, *, cement: BoolArray) -> Body | None:
+        """The first plausible body around ``seed`` (see :class:`BodySource`)."""
+        first: Body | None = None
+        for source in self.sources:
+            body = source.body_at(hu, affine, seed, cement=cement)
+            if body is None:
+                continue
+            first = first or body
+            fraction = np.count_nonzero(body.mask & cement[body.box]) / max(body.voxel_count, 1)
+            if fraction <= self.max_cement_fraction:
+                return body
+            logger.info("%s: body is %.0f %% cement; asking the next finder",
+                        type(source).__name__, 100 * fraction)
+        return first

@@ -39,6 +39,7 @@ WALL_MIN_HU = 180.0
 WALL_FALL_MM = 2.5
 CANAL_MAX_HU = 90.0
 WALL_PERCENTILE = 85.0
+MAX_STEP_MM = 1.0
 # Marrow of an osteoporotic body, when too little bone surrounds the cement to measure it.
 MARROW_DEFAULT_HU = 150.0
 # Endplates are looked for on columns within DISC_COLUMNS_MM of the seed, up to
@@ -153,8 +154,10 @@ class FloodBodySource:
         p = self.params
         seed_mm = (affine @ np.append(np.asarray(seed, dtype=np.float64), 1.0))[:3]
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
-        grid = _grid_around(seed_mm, max(p.step_mm, float(spacing[1:].min())),
-                            p.half_extent_mm)
+        # Never coarser than MAX_STEP_MM: the anatomical sizes below must stay a few grid
+        # steps wide even on a 3 mm scan.
+        step = min(max(p.step_mm, float(spacing[1:].min())), MAX_STEP_MM)
+        grid = _grid_around(seed_mm, step, p.half_extent_mm)
         data = _resample(hu, affine, grid, order=1, cval=-1000.0)
         cem = _resample(cement, affine, grid, order=1, cval=0.0) >= 0.5
         halo = max(p.halo_mm, 0.6 * float(spacing.max()))

@@ -18,12 +18,13 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from node.analysis.bodies import Body, BodySource
+from node.analysis.bodies import Body, BodySource, FirstPlausible
 from node.analysis.cement import CementFinding, find_cement
 from node.analysis.flood import FloodBodySource
 from node.analysis.leaks import classify_leaks
 from node.analysis.levels import name_levels
 from node.analysis.measure import measure_level, voxel_volume_ml
+from node.analysis.shellfill import ShellBodySource
 from node.analysis.types import (
     Analysis,
     Extravertebral,
@@ -65,7 +66,8 @@ def analyze_series(datasets: Sequence[Dataset], params: Parameters, *,
     software_version : str
         Reported in the result record.
     body_source : BodySource, optional
-        Vertebral body finder; the classical :class:`FloodBodySource` by default.
+        Vertebral body finder; by default :class:`FloodBodySource`, and
+        :class:`ShellBodySource` where its body is mostly cement.
     timings : Timings, optional
         Filled with the time of each step when given.
 
@@ -86,7 +88,7 @@ def analyze_volume(volume: CtVolume, params: Parameters, *, software_version: st
                    body_source: BodySource | None = None,
                    timings: Timings | None = None) -> Analysis:
     """Analyse a loaded volume (see :func:`analyze_series`)."""
-    source = body_source or FloodBodySource()
+    source = body_source or FirstPlausible([FloodBodySource(), ShellBodySource()])
     t0 = time.perf_counter()
     cement = find_cement(volume.hu, volume.affine, params)
     bodies = _treated_bodies(volume, cement, source, params)
