@@ -82,6 +82,18 @@ class BodySource(Protocol):
         ...
 
 
+def plausible(body: Body, affine: FloatArray, *, volume_ml: tuple[float, float],
+              height_mm: tuple[float, float]) -> bool:
+    """Whether the body's volume and its height along its own axis are in range."""
+    volume = body.voxel_count * abs(np.linalg.det(affine[:3, :3])) / 1000.0
+    pts = np.argwhere(body.mask) @ body.box_affine[:3, :3].T
+    height = float(np.ptp(pts @ body.superior))
+    ok = (volume_ml[0] <= volume <= volume_ml[1]) and (height_mm[0] <= height <= height_mm[1])
+    if not ok:
+        logger.debug("implausible body: %.1f ml, %.1f mm high", volume, height)
+    return ok
+
+
 class FirstPlausible:
     """Body finders tried in order: the first body that is not mostly cement is taken.
 

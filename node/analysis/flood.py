@@ -24,7 +24,7 @@ import numpy.typing as npt
 from scipy import ndimage
 from skimage.segmentation import watershed
 
-from node.analysis.bodies import Body, BoolArray, FloatArray
+from node.analysis.bodies import Body, BoolArray, FloatArray, plausible
 from node.analysis.frame import BodyFrame, body_frame
 
 logger = logging.getLogger(__name__)
@@ -272,14 +272,8 @@ class FloodBodySource:
 
     def _plausible(self, body: Body, affine: FloatArray) -> bool:
         p = self.params
-        volume_ml = body.voxel_count * abs(np.linalg.det(affine[:3, :3])) / 1000.0
-        pts = np.argwhere(body.mask) @ body.box_affine[:3, :3].T
-        height = float(np.ptp(pts @ body.superior))
-        ok = (p.min_volume_ml <= volume_ml <= p.max_volume_ml
-              and p.min_height_mm <= height <= p.max_height_mm)
-        if not ok:
-            logger.debug("implausible body: %.1f ml, %.1f mm high", volume_ml, height)
-        return ok
+        return plausible(body, affine, volume_ml=(p.min_volume_ml, p.max_volume_ml),
+                         height_mm=(p.min_height_mm, p.max_height_mm))
 
 
 def _grid_around(centre_mm: FloatArray, step: float, half_mm: float) -> _Grid:

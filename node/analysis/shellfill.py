@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from node.analysis.bodies import Body, BoolArray, FloatArray
+from node.analysis.bodies import Body, BoolArray, FloatArray, plausible
 from node.analysis.frame import body_frame
 
 logger = logging.getLogger(__name__)
@@ -148,14 +148,8 @@ class ShellBodySource:
 
     def _plausible(self, body: Body, affine: FloatArray) -> bool:
         p = self.params
-        volume_ml = body.voxel_count * abs(np.linalg.det(affine[:3, :3])) / 1000.0
-        pts = np.argwhere(body.mask) @ body.box_affine[:3, :3].T
-        height = float(np.ptp(pts @ body.superior))
-        ok = (p.min_volume_ml <= volume_ml <= p.max_volume_ml
-              and p.min_height_mm <= height <= p.max_height_mm)
-        if not ok:
-            logger.debug("implausible body: %.1f ml, %.1f mm high", volume_ml, height)
-        return ok
+        return plausible(body, affine, volume_ml=(p.min_volume_ml, p.max_volume_ml),
+                         height_mm=(p.min_height_mm, p.max_height_mm))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
