@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sqlite3
 import threading
@@ -22,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset, dcmread
-from pydicom.multival import MultiValue
 
 from node import __version__
 from node.analysis.pipeline import analyze_series
 from node.analysis.select import select_series
 from node.config.settings import Settings
 from node.errors import UnusableSeriesError
-from node.jobs import outbox, queue
+from node.jobs import inputs, outbox, queue
 from node.jobs.outbox import ResultFile
 from node.registry import Registry
 from node.results.build import build_results
@@ -39,9 +37,6 @@ from node.storage.spool import Spool
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-# Header values the analysis turns into numbers (geometry and the HU rescale).
-GEOMETRY_KEYWORDS = ("PixelSpacing", "ImagePositionPatient", "ImageOrientationPatient",
-                     "SliceThickness", "RescaleSlope", "RescaleIntercept")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +66,20 @@ def run_job(job: queue.Job, ctx: JobContext) -> str:
     # (the result UIDs come from the content, so rewritten objects keep them).
     files = read_manifest(folder) if analysis_id is not None else None
     if files is None:
-        selection = select_series(_study_headers(ctx.spool, job.study_instance_uid))
+        headers = _study_headers(ctx.spool, job.study_instance_uid)
+        problems = inputs.series_problems(headers)
+        if job.series_instance_uid in problems:
+            return _finish(ctx, job, [], None,
+                           f"not analysable: {problems[job.series_instance_uid]}")
+        selection = select_series([h for h in headers
+                                   if str(h.get("SeriesInstanceUID", "")) not in problems])
         if selection.chosen != job.series_instance_uid:
             reason = dict(selection.skipped).get(job.series_instance_uid, "not chosen")
             return _finish(ctx, job, [], None, f"not analysed: {reason}")
         chosen = _load_series(ctx.spool, job.series_instance_uid)
-        unreadable = unreadable_geometry(chosen)
-        if unreadable is not None:
-            return _finish(ctx, job, [], None, f"not analysable: {unreadable}")
+        undecodable = inputs.pixel_problem(chosen)
+        if undecodable is not None:
+            return _finish(ctx, job, [], None, f"not analysable: {undecodable}")
         try:
             analysis = analyze_series(chosen, ctx.settings.analysis,
                                       software_version=__version__)
@@ -137,29 +138,6 @@ def _load_series(spool: Spool, series_uid: str) -> list[Dataset]:
         except Exception as exc:  # accepted at receipt, so this is damage on disk
             logger.warning("spool file unreadable, left out path=%s reason=%s", path, exc)
     return datasets
-
-
-def unreadable_geometry(datasets: Sequence[Dataset]) -> str | None:
-    """Why a header value the analysis computes with is not a finite number, or None.
-
-    Such values are accepted at receipt (the instance is stored as sent), so a series with
-    one of them is an outcome ("not analysable: ...") rather than a failed job.
-    """
-    for ds in datasets:
-        for keyword in GEOMETRY_KEYWORDS:
-            if keyword not in ds:
-                continue  # a missing attribute is the analysis's to judge
-            try:
-                value = ds[keyword].value
-                values = value if isinstance(value, MultiValue | list | tuple) else [value]
-                finite = all(math.isfinite(float(v)) for v in values)
-            except (TypeError, ValueError, OverflowError):
-                finite = False
-            if not finite:
-                found = ds[keyword].repval if keyword in ds else "?"
-                return (f'"{keyword}" of instance {ds.get("SOPInstanceUID", "?")} must hold '
-                        f"finite numbers. Found {found}.")
-    return None
 
 
 def _previous_sr(ctx: JobContext, job: queue.Job) -> Dataset | None:
