@@ -36,9 +36,10 @@ WALL_RISE_HU = 50.0
 WALL_MIN_HU = 180.0
 # The wall falls off within this distance; behind it the canal holds CSF, fat and soft
 # tissue, never brighter than this.
-WALL_FALL_MM = 2.5
+WALL_FALL_MM = 4.0
 CANAL_MAX_HU = 90.0
 WALL_PERCENTILE = 85.0
+WALL_CLUSTER_MM = 4.0      # hits on one wall, concave or not, lie this close together
 MAX_STEP_MM = 1.0
 # Marrow of an osteoporotic body, when too little bone surrounds the cement to measure it.
 MARROW_DEFAULT_HU = 150.0
@@ -87,7 +88,9 @@ class FloodParams:
     soft_max_hu: float = 75.0           # ...and no brighter than muscle
     soft_smooth_mm: float = 2.0         # ...on average over this scale...
     soft_min_mm: float = 2.5            # ...and thicker than this
-    canal_band_mm: tuple[float, float] = (4.0, 30.0)  # posterior wall from the centre
+    # The posterior wall from the centre; from behind it too, since the first pass starts
+    # at the seed, which may lie in cement against the wall.
+    canal_band_mm: tuple[float, float] = (-8.0, 30.0)
     canal_probe_mm: float = 8.0         # canal: dark for this long behind the wall
     opening_mm: float = 1.5             # thin bridges through gaps into neighbours
     min_volume_ml: float = 3.0
@@ -482,10 +485,10 @@ def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
     """
     origin, post, sup, left = frame.origin, frame.posterior, frame.superior, frame.left
     h = 0.5
-    t = np.arange(0.0, p.canal_band_mm[1] + p.canal_probe_mm + 5.0, h)
+    t = np.arange(p.canal_band_mm[0] - 2.0, p.canal_band_mm[1] + p.canal_probe_mm + 5.0, h)
     offsets = [(s, lft) for s in (-4.0, 0.0, 4.0) for lft in np.arange(-12.0, 12.1, 2.0)]
     hold = round(p.canal_probe_mm / h)
-    walls: list[float] = []
+    found: list[tuple[float, float]] = []
     inv = np.linalg.inv(grid.affine)
     for s, lft in offsets:
         pts = origin + s * sup + lft * left + t[:, None] * post
@@ -493,38 +496,48 @@ def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
         prof = ndimage.map_coordinates(smooth, idx.T, order=1, cval=-1000.0)
         wall = _wall_on_profile(prof, t, marrow, hold, p.canal_band_mm[0])
         if wall is not None:
-            walls.append(wall)
-    if len(walls) < 3:
+            found.append((abs(float(lft)), wall))
+    if len(found) < 3:
         return None
-    # Where the wall is concave the pedicle bases sit at its posterior-most edge; the
-    # outer-edge search of the surface finds the wall itself in front of this plane.
-    return float(np.percentile(walls, WALL_PERCENTILE))
+    walls = np.sort(np.array([w for _, w in found]))
+    # Rays where cement hides the wall run on to the lamina and the soft tissue behind
+    # it, a canal's depth farther back: the wall is the front-most cluster of hits.
+    counts = np.searchsorted(walls, walls + WALL_CLUSTER_MM, side="right") - np.arange(len(walls))
+    first = int(np.argmax(counts >= 3)) if np.any(counts >= 3) else 0
+    cluster = walls[first:first + int(counts[first])]
+    # Where the wall is concave the pedicle bases sit at its posterior-most edge (the
+    # outer-edge search of the surface finds the wall itself in front of this plane).
+    return float(np.percentile(cluster, WALL_PERCENTILE))
 
 
 def _wall_on_profile(prof: F32, t: FloatArray, marrow: float, hold: int, start_mm: float
                      ) -> float | None:
     """Outer edge of the first bright wall, scanning outward, that the canal follows.
 
-    A wall stands clearly above the marrow; behind it the canal (CSF, fat, soft tissue)
-    stays darker than bone and than the marrow for ``hold`` samples.
+    A wall stands clearly above the marrow and falls within WALL_FALL_MM to the canal
+    (CSF, fat, soft tissue), which stays darker than bone and than the marrow for
+    ``hold`` samples.
     """
     step = float(t[1] - t[0])
     begin = int(np.searchsorted(t, start_mm))
     ridge = max(marrow + WALL_RISE_HU, WALL_MIN_HU)
     canal_max = min(CANAL_MAX_HU, marrow + 10.0)
-    for k in range(max(begin, 1), len(prof) - hold - 2):
+    fall = round(WALL_FALL_MM / step)
+    for k in range(max(begin, 1), len(prof) - hold - fall):
         if not (prof[k] >= ridge and prof[k] >= prof[k - 1] and prof[k] >= prof[k + 1]):
             continue
-        j = k
-        low_start = k + round(WALL_FALL_MM / step)
-        behind = prof[low_start:low_start + hold]
-        if behind.size < hold:
-            return None
+        half = 0.5 * (float(prof[k]) + canal_max)
+        below = np.nonzero(prof[k + 1:k + 1 + fall] < half)[0]
+        if below.size == 0:
+            continue
+        j0 = k + 1 + int(below[0])
+        behind = prof[j0:j0 + hold]
         low = float(np.median(behind))
         level = 0.5 * (float(prof[k]) + low)
-        if low > canal_max or float(behind.max()) >= level:
+        if behind.size < hold or low > canal_max or float(behind[2:].max()) >= level:
             continue
-        while j < low_start and prof[j] >= level:
+        j = k
+        while j < j0 and prof[j] >= level:
             j += 1
         return float(t[j - 1] + step * (prof[j - 1] - level) / max(prof[j - 1] - prof[j], 1e-3))
     return None
