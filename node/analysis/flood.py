@@ -59,6 +59,7 @@ AZIMUTH_BINS = 120
 MAX_RADIUS_MM = 45.0
 STAR_NEIGHBOURS = 9
 ENVELOPE_NEIGHBOURS = 15
+SPIKE_MM = 2.0
 STAR_OUTLIER_MM = 1.5
 STAR_OUTLIER_FRACTION = 0.08
 # The outer edge of a wall is looked for this far inside and outside the first surface,
@@ -233,7 +234,10 @@ class FloodBodySource:
         radius = _cleaned(_with_cement_at_wall(_star_radii(body, grid, frame),
                                                _star_radii(body | cem, grid, frame)))
         radius = _cleaned(_outer_edges(radius, native, painted, grid, frame))
-        return _star_mask(radius, grid, frame) & in_front
+        # Thin spikes (a few directions through a gap, too many to be outliers near the
+        # poles of the direction grid) are opened away.
+        final = _opened(_star_mask(radius, grid, frame) & in_front, SPIKE_MM / grid.step)
+        return _component_at(final, centre)
 
     def _in_front_of_wall(self, region: BoolArray, smooth: F32, grid: _Grid,
                           frame: BodyFrame, marrow: float,
