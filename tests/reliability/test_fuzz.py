@@ -282,6 +282,7 @@ def test_series_with_mutated_headers_are_measured_or_not_with_a_reason(
           f"{dict(outcomes)}")
     assert "none" not in statuses, statuses
     assert [j for j in jobs if j[0] == "failed"] == [], outcomes
-    # The run reaches the analysis: a quarter of the series are measured (seeded: 15).
-    assert outcomes["analysed"] >= HEADER_SERIES // 4 and len(outcomes) > 1, outcomes
+    # The run reaches the analysis: some series are measured (15 of 60 when written; the
+    # floor leaves room for changes in what the analysis accepts).
+    assert outcomes["analysed"] >= HEADER_SERIES // 10 and len(outcomes) > 1, outcomes
     assert "Traceback" not in text, text[text.find("Traceback") - 2000:][:5000]
