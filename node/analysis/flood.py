@@ -43,6 +43,13 @@ WALL_CLUSTER_MM = 4.0      # hits on one wall, concave or not, lie this close to
 MAX_STEP_MM = 1.0
 # Marrow of an osteoporotic body, when too little bone surrounds the cement to measure it.
 MARROW_DEFAULT_HU = 150.0
+# Endplates are looked for on columns within DISC_COLUMNS_MM of the seed, up to
+# DISC_REACH_MM away, beyond RIM_MM of cement (its sclerotic rim).
+DISC_COLUMNS_MM = 12.0
+DISC_REACH_MM = 30.0
+DISC_SPREAD_MM = 5.0
+DISC_SLAB_MM = (3.0, 4.5)
+RIM_MM = 4.0
 # The marrow level is read within this distance (mm) of the cement, outside its halo.
 MARROW_RING_MM = 6.0
 # The star-shaped view of a body: directions (polar from the superior axis x azimuth),
@@ -163,7 +170,7 @@ class FloodBodySource:
         filled = _inpaint(data, painted, grid.step)
         smooth = ndimage.gaussian_filter(filled, p.smooth_mm / grid.step)
         centre = np.asarray(grid.shape) // 2
-        basin = self._basin(smooth, cem, centre, marrow, grid.step)
+        basin = self._basin(smooth, cem, painted, centre, marrow, grid.step)
         # The wall's edge is read on the CT itself: every resampling would widen the thin
         # shell's partial-volume profile and move its half-level outward.
         native = _native_crop(hu, affine, grid)
@@ -172,8 +179,8 @@ class FloodBodySource:
             return None
         return self._on_volume(body, grid, hu.shape, affine)
 
-    def _basin(self, smooth: F32, cem: BoolArray, centre: npt.NDArray[np.int64],
-               marrow: float, step: float) -> BoolArray:
+    def _basin(self, smooth: F32, cem: BoolArray, painted: BoolArray,
+               centre: npt.NDArray[np.int64], marrow: float, step: float) -> BoolArray:
         """The watershed basin of the seed, flooded against the certain outside."""
         p = self.params
         elevation = ndimage.gaussian_gradient_magnitude(smooth, 0.5)
@@ -194,6 +201,7 @@ class FloodBodySource:
         soft = _opened(soft, p.soft_min_mm / step)
         markers[_large_parts(soft, large) & (markers == 0)] = 2
         markers[[0, -1], :, :] = markers[:, [0, -1], :] = markers[:, :, [0, -1]] = 2
+        markers[_disc_markers(smooth, painted, centre, marrow, step)] = 2
         inside = _inside_marker(cem, centre, p.seed_radius_mm / step, step)
         markers[inside] = 1
         # Other cement takes no side either: inside the body it is enclosed and filled
@@ -223,19 +231,13 @@ class FloodBodySource:
                 return None
             body, in_front = found
             frame = body_frame(body, grid.affine)
-        plain = _star_radii(body, grid, frame)
-        radius, through_cement = _with_cement_at_wall(plain, _star_radii(body | cem, grid, frame))
-        # Directions that reach the wall through cement are kept as they are: a cement
-        # filling often covers a narrow cap of directions that would look like a bump.
-        radius = _cleaned(radius, keep=through_cement)
-        radius = _cleaned(_outer_edges(radius, native, painted, grid, frame), keep=through_cement)
+        radius = _cleaned(_with_cement_at_wall(_star_radii(body, grid, frame),
+                                               _star_radii(body | cem, grid, frame)))
+        radius = _cleaned(_outer_edges(radius, native, painted, grid, frame))
         # Thin spikes (a few directions through a gap, too many to be outliers near the
         # poles of the direction grid) are opened away.
-        star = _star_mask(radius, grid, frame) & in_front
-        core = _opened(star, SPIKE_MM / grid.step)
-        # The opening also rounds the rims where endplates meet the wall: give back what
-        # lies within its own radius, so that only the far part of a spike is lost.
-        return _component_at(star & _near(core, SPIKE_MM / grid.step), centre)
+        final = _opened(_star_mask(radius, grid, frame) & in_front, SPIKE_MM / grid.step)
+        return _component_at(final, centre)
 
     def _in_front_of_wall(self, region: BoolArray, smooth: F32, grid: _Grid,
                           frame: BodyFrame, marrow: float,
@@ -320,6 +322,72 @@ def _resample(values: npt.NDArray[np.generic], affine: FloatArray, grid: _Grid, 
     m = shift @ to_vol
     return np.asarray(ndimage.affine_transform(sub, m, output_shape=grid.shape, order=order,
                                                cval=cval), dtype=np.float32)
+
+
+def _disc_markers(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
+                  marrow: float, step: float) -> BoolArray:
+    """Short stretches of the discs just beyond both endplates, on columns around the seed.
+
+    Disc and marrow may have the same density, so where cement has broken an endplate
+    (or painted over it) the flooding would pour into the disc; a marker there lets the
+    endplate elsewhere decide. An endplate is the first strong wall met beyond the cement
+    and its sclerotic rim, with no bone right behind it; columns that disagree with the
+    others by more than DISC_SPREAD_MM are dropped.
+    """
+    out = np.zeros(smooth.shape, dtype=bool)
+    reach = int(DISC_REACH_MM / step)
+    for direction in (1, -1):
+        hits = []
+        for dy in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
+            for dx in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
+                if dx * dx + dy * dy > DISC_COLUMNS_MM ** 2:
+                    continue
+                y, x = round(centre[1] + dy / step), round(centre[2] + dx / step)
+                k = _endplate_on_column(smooth[:, y, x], painted[:, y, x], int(centre[0]),
+                                        direction, marrow, step, reach)
+                if k is not None:
+                    hits.append((k, y, x))
+        if len(hits) < 3:
+            continue
+        median = float(np.median([k for k, _, _ in hits]))
+        kept = np.array([h for h in hits if abs(h[0] - median) * step <= DISC_SPREAD_MM],
+                        dtype=np.float64)
+        if len(kept) >= 3:
+            out |= _disc_slab(kept, direction, smooth.shape, centre, step)
+    return out
+
+
+def _disc_slab(hits: FloatArray, direction: int, shape: tuple[int, ...],
+               centre: npt.NDArray[np.int64], step: float) -> BoolArray:
+    """A thin slab of disc beyond the plane fitted to the endplate hits (k, y, x)."""
+    design = np.column_stack([np.ones(len(hits)), hits[:, 1], hits[:, 2]])
+    coef, *_ = np.linalg.lstsq(design, hits[:, 0], rcond=None)
+    z, y, x = np.ogrid[:shape[0], :shape[1], :shape[2]]
+    plane = coef[0] + coef[1] * y + coef[2] * x
+    beyond = (z - plane) * direction * step
+    near_axis = ((y - centre[1]) ** 2 + (x - centre[2]) ** 2) * step ** 2 <= DISC_COLUMNS_MM ** 2
+    return np.asarray((beyond >= DISC_SLAB_MM[0]) & (beyond <= DISC_SLAB_MM[1]) & near_axis,
+                      dtype=bool)
+
+
+def _endplate_on_column(prof: F32, painted: BoolArray, start: int, direction: int,
+                        marrow: float, step: float, reach: int) -> int | None:
+    """Index of the endplate's peak going ``direction`` from ``start``, or None."""
+    idx = start + direction * np.arange(reach)
+    idx = idx[(idx >= 0) & (idx < len(prof))]
+    values, paint = prof[idx], painted[idx]
+    first = int(np.nonzero(paint)[0].max()) + int(RIM_MM / step) if paint.any() else 0
+    ridge = max(marrow + WALL_RISE_HU, WALL_MIN_HU)
+    behind = slice(int(1.5 / step), int(4.0 / step) + 1)
+    for i in range(max(first, 1), len(values) - behind.stop):
+        v = values[i]
+        if v < ridge or v < values[i - 1] or v < values[i + 1]:
+            continue
+        back = values[i + behind.start:i + behind.stop]
+        if float(back.max()) < v - 0.5 * (v - marrow) and not paint[i:i + behind.stop].any():
+            return int(idx[i])
+        return None
+    return None
 
 
 def _inside_marker(cem: BoolArray, centre: npt.NDArray[np.int64], radius: float,
@@ -507,8 +575,7 @@ def _star_radii(region: BoolArray, grid: _Grid, frame: BodyFrame) -> FloatArray:
     return np.asarray(np.where(inside.any(axis=-1), steps[last] + 0.25, 0.0), dtype=np.float64)
 
 
-def _with_cement_at_wall(body: FloatArray, with_cement: FloatArray
-                         ) -> tuple[FloatArray, BoolArray]:
+def _with_cement_at_wall(body: FloatArray, with_cement: FloatArray) -> FloatArray:
     """Radii that reach through cement to the wall where the cement fills the body up to
     its shell, but not out to a leak beyond it.
 
@@ -527,11 +594,10 @@ def _with_cement_at_wall(body: FloatArray, with_cement: FloatArray
         envelope = np.nanmedian(windows.reshape(*body.shape, -1), axis=-1)
     envelope = np.where(np.isnan(envelope), with_cement, envelope)
     reach = with_cement <= envelope * (1.0 + STAR_OUTLIER_FRACTION) + STAR_OUTLIER_MM
-    through = reach & ~clean
-    return np.asarray(np.where(reach, with_cement, body), dtype=np.float64), through
+    return np.asarray(np.where(reach, with_cement, body), dtype=np.float64)
 
 
-def _cleaned(radius: FloatArray, keep: BoolArray | None = None) -> FloatArray:
+def _cleaned(radius: FloatArray) -> FloatArray:
     """Directions that stick out of (leaks through gaps) or into (dents left by cement)
     their neighbourhood take the neighbourhood's median radius."""
     k = STAR_NEIGHBOURS // 2
@@ -539,8 +605,6 @@ def _cleaned(radius: FloatArray, keep: BoolArray | None = None) -> FloatArray:
                     mode="edge")
     typical = ndimage.median_filter(padded, size=STAR_NEIGHBOURS)[k:-k, k:-k]
     off = np.abs(radius - typical) > np.maximum(STAR_OUTLIER_MM, STAR_OUTLIER_FRACTION * typical)
-    if keep is not None:
-        off &= ~keep
     return np.asarray(np.where(off, typical, radius), dtype=np.float64)
 
 
