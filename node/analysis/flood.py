@@ -77,7 +77,7 @@ class FloodParams:
     """Anatomical sizes (mm) and contrasts (HU) of the watershed body finder."""
 
     half_extent_mm: float = 42.0        # the largest lumbar body from any inner point
-    step_mm: float = 0.85                # isotropic grid (coarser when the pixels are)
+    step_mm: float = 0.7                # isotropic grid (coarser when the pixels are)
     smooth_mm: float = 0.8              # trabecular texture, not the shell
     halo_mm: float = 1.2                # cement plus its partial-volume halo
     seed_radius_mm: float = 3.0
