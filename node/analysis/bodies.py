@@ -17,6 +17,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from node.analysis.frame import body_frame
+
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
@@ -80,6 +82,30 @@ class BodySource(Protocol):
     def body_at(self, hu: npt.NDArray[np.int16], affine: FloatArray,
                 seed: Sequence[float] | FloatArray, *, cement: BoolArray) -> Body | None:
         ...
+
+
+def body_from_mask(mask: BoolArray, box: tuple[slice, slice, slice], local: FloatArray,
+                   shape: tuple[int, ...], *, wall_point_mm: FloatArray | None = None) -> Body:
+    """A :class:`Body` with its frame, width and posterior wall taken from ``mask``.
+
+    ``local`` maps indices of ``mask`` to patient LPS; ``shape`` is the volume's. The
+    posterior wall passes through ``wall_point_mm`` when given, else through the body's
+    posterior-most voxel.
+    """
+    frame = body_frame(mask, local)
+    pts = np.argwhere(mask) @ local[:3, :3].T + local[:3, 3] - frame.origin
+    half_width = 0.5 * float(np.ptp(pts @ frame.left))
+    if wall_point_mm is None:
+        wall_mm = float((pts @ frame.posterior).max())
+    else:
+        wall_mm = float(np.dot(wall_point_mm - frame.origin, frame.posterior))
+    touches = any(
+        (sl.start == 0 and np.take(mask, 0, axis=k).any())
+        or (sl.stop == shape[k] and np.take(mask, -1, axis=k).any())
+        for k, sl in enumerate(box))
+    return Body(mask=mask, box=box, box_affine=local, centre_mm=frame.origin,
+                superior=frame.superior, posterior=frame.posterior, left=frame.left,
+                posterior_wall_mm=wall_mm, half_width_mm=half_width, touches_fov_edge=touches)
 
 
 def plausible(body: Body, affine: FloatArray, *, volume_ml: tuple[float, float],

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from scipy import ndimage
 from skimage.segmentation import watershed
 
-from node.analysis.bodies import Body, BoolArray, FloatArray, plausible
+from node.analysis.bodies import Body, BoolArray, FloatArray, body_from_mask, plausible
 from node.analysis.frame import BodyFrame, body_frame
 
 logger = logging.getLogger(__name__)
@@ -274,7 +274,7 @@ class FloodBodySource:
         body_mask = sub >= 0.5
         if not body_mask.any():
             return None
-        body = _make_body(body_mask, box, local, shape)
+        body = body_from_mask(body_mask, box, local, shape)
         return body if self._plausible(body, affine) else None
 
     def _plausible(self, body: Body, affine: FloatArray) -> bool:
@@ -649,18 +649,3 @@ def _star_mask(radius: FloatArray, grid: _Grid, frame: BodyFrame) -> BoolArray:
     padded = np.concatenate([radius, radius[:, :1]], axis=1)
     limit = ndimage.map_coordinates(padded, np.stack([ti, pi]), order=1, mode="nearest")
     return np.asarray((dist <= limit).reshape(grid.shape), dtype=bool)
-
-
-def _make_body(mask: BoolArray, box: tuple[slice, slice, slice], local: FloatArray,
-               shape: tuple[int, ...]) -> Body:
-    frame = body_frame(mask, local)
-    pts = np.argwhere(mask) @ local[:3, :3].T + local[:3, 3] - frame.origin
-    half_width = 0.5 * float(np.ptp(pts @ frame.left))
-    wall_mm = float((pts @ frame.posterior).max())
-    touches = any(
-        (sl.start == 0 and np.take(mask, 0, axis=k).any())
-        or (sl.stop == shape[k] and np.take(mask, -1, axis=k).any())
-        for k, sl in enumerate(box))
-    return Body(mask=mask, box=box, box_affine=local, centre_mm=frame.origin,
-                superior=frame.superior, posterior=frame.posterior, left=frame.left,
-                posterior_wall_mm=wall_mm, half_width_mm=half_width, touches_fov_edge=touches)

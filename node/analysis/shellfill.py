@@ -26,8 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from node.analysis.bodies import Body, BoolArray, FloatArray, plausible
-from node.analysis.frame import body_frame
+from node.analysis.bodies import Body, BoolArray, FloatArray, body_from_mask, plausible
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +110,8 @@ class ShellBodySource:
         largest = _largest(mask)
         if largest is None:
             return None
-        body = _make_body(largest, box, local, hu.shape, cut, origin, posterior)
+        body = body_from_mask(largest, box, local, hu.shape,
+                              wall_point_mm=origin + cut * posterior)
         return body if self._plausible(body, affine) else None
 
     def _segment(self, raw: npt.NDArray[np.float32], cem: BoolArray,
@@ -466,19 +466,3 @@ def _largest(mask: BoolArray) -> BoolArray | None:
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     return np.asarray(labels == int(np.argmax(sizes)), dtype=bool)
-
-
-def _make_body(mask: BoolArray, box: tuple[slice, slice, slice], local: FloatArray,
-               shape: tuple[int, ...], cut: float, cut_origin: FloatArray,
-               cut_axis: FloatArray) -> Body:
-    frame = body_frame(mask, local)
-    wall_mm = float(np.dot(cut_origin + cut * cut_axis - frame.origin, frame.posterior))
-    pts = np.argwhere(mask) @ local[:3, :3].T + local[:3, 3] - frame.origin
-    half_width = 0.5 * float(np.ptp(pts @ frame.left))
-    touches = any(
-        (sl.start == 0 and np.take(mask, 0, axis=k).any())
-        or (sl.stop == shape[k] and np.take(mask, -1, axis=k).any())
-        for k, sl in enumerate(box))
-    return Body(mask=mask, box=box, box_affine=local, centre_mm=frame.origin,
-                superior=frame.superior, posterior=frame.posterior, left=frame.left,
-                posterior_wall_mm=wall_mm, half_width_mm=half_width, touches_fov_edge=touches)
