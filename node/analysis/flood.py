@@ -38,8 +38,13 @@ WALL_MIN_HU = 180.0
 # tissue, never brighter than this.
 WALL_FALL_MM = 4.0
 CANAL_MAX_HU = 90.0
+# On coarse scans a thin wall is no brighter than the marrow; then the drop from the
+# marrow into the canal behind it is the wall.
+WALL_FAINT_BELOW_MARROW_HU = 25.0
+WALL_FAINT_DROP_HU = 100.0
 WALL_PERCENTILE = 85.0
 WALL_CLUSTER_MM = 4.0      # hits on one wall, concave or not, lie this close together
+WALL_MIN_SPAN_MM = 8.0     # ...and are seen across this much of the canal's width
 MAX_STEP_MM = 1.0
 # Marrow of an osteoporotic body, when too little bone surrounds the cement to measure it.
 MARROW_DEFAULT_HU = 150.0
@@ -70,6 +75,10 @@ EDGE_PEAK_BEYOND_MM = 1.0
 EDGE_MIN_CONTRAST_HU = 60.0
 # Cement deeper than this inside its piece is certainly in the body it was injected into.
 INSIDE_DEPTH_MM = 2.0
+# Scans this coarse: the voxels next to the cement are partly cement (see
+# _partial_volume_halo). On finer scans that halo would paint the endplates too.
+COARSE_SCAN_MM = 2.5
+PARTLY_CEMENT_ABOVE_MARROW_HU = 120.0   # a few per cent of cement in the voxel
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +88,7 @@ class FloodParams:
     half_extent_mm: float = 42.0        # the largest lumbar body from any inner point
     step_mm: float = 0.7                # isotropic grid (coarser when the pixels are)
     smooth_mm: float = 0.8              # trabecular texture, not the shell
-    halo_mm: float = 1.2                # cement plus its partial-volume halo
+    halo_mm: float = 1.2                # cement plus its partial-volume halo (fine scans)
     seed_radius_mm: float = 3.0
     outside_below_hu: float = -60.0     # fat and gas are never body
     outside_margin_hu: float = 120.0    # ...nor anything this much darker than marrow
@@ -166,6 +175,10 @@ class FloodBodySource:
         cem = _resample(cement, affine, grid, order=1, cval=0.0) >= 0.5
         halo = max(p.halo_mm, 0.6 * float(spacing.max()))
         painted = _near(cem, halo / grid.step)
+        if spacing[1:].min() >= COARSE_SCAN_MM:
+            marrow = _marrow_level(data, cem, painted, grid.step)
+            painted |= (_partial_volume_halo(cement, affine, grid)
+                        & (data >= marrow + PARTLY_CEMENT_ABOVE_MARROW_HU))
         marrow = _marrow_level(data, cem, painted, grid.step)
         filled = _inpaint(data, painted, grid.step)
         smooth = ndimage.gaussian_filter(filled, p.smooth_mm / grid.step)
@@ -322,6 +335,22 @@ def _resample(values: npt.NDArray[np.generic], affine: FloatArray, grid: _Grid, 
     m = shift @ to_vol
     return np.asarray(ndimage.affine_transform(sub, m, output_shape=grid.shape, order=order,
                                                cval=cval), dtype=np.float32)
+
+
+def _partial_volume_halo(cement: BoolArray, affine: FloatArray, grid: _Grid) -> BoolArray:
+    """Grid points that a scan voxel next to the cement reaches: on a coarse scan those
+    voxels are partly cement, brighter than any bone, and their edges are no walls."""
+    lo, hi = _index_box(affine, grid, cement.shape)
+    if np.any(hi <= lo):
+        return np.zeros(grid.shape, dtype=bool)
+    sub = cement[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    grown = ndimage.binary_dilation(sub, structure=np.ones((1, 3, 3), dtype=bool))
+    shift = np.eye(4)
+    shift[:3, 3] = -lo
+    to_sub = shift @ np.linalg.inv(affine) @ grid.affine
+    touched = ndimage.affine_transform(grown.astype(np.float32), to_sub, output_shape=grid.shape,
+                                       order=1, cval=0.0)
+    return np.asarray(touched > 0.01, dtype=bool)
 
 
 def _disc_markers(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
@@ -500,14 +529,20 @@ def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
         prof = ndimage.map_coordinates(smooth, idx.T, order=1, cval=-1000.0)
         wall = _wall_on_profile(prof, t, marrow, hold, p.canal_band_mm[0])
         if wall is not None:
-            found.append((abs(float(lft)), wall))
+            found.append((float(lft), wall))
     if len(found) < 3:
         return None
-    walls = np.sort(np.array([w for _, w in found]))
+    hits = np.array(sorted(found, key=lambda h: h[1]))
+    walls = hits[:, 1]
     # Rays where cement hides the wall run on to the lamina and the soft tissue behind
-    # it, a canal's depth farther back: the wall is the front-most cluster of hits.
+    # it, a canal's depth farther back: the wall is the front-most cluster of hits that
+    # spans the canal's width. (Rays along the basivertebral vein's channel, in the
+    # midline, find its front end: a narrow cluster.)
     counts = np.searchsorted(walls, walls + WALL_CLUSTER_MM, side="right") - np.arange(len(walls))
-    first = int(np.argmax(counts >= 3)) if np.any(counts >= 3) else 0
+    spans = np.array([np.ptp(hits[i:i + c, 0]) for i, c in enumerate(counts)])
+    wide = (counts >= 3) & (spans >= WALL_MIN_SPAN_MM)
+    first = int(np.argmax(wide)) if wide.any() else (
+        int(np.argmax(counts >= 3)) if np.any(counts >= 3) else 0)
     cluster = walls[first:first + int(counts[first])]
     # Where the wall is concave the pedicle bases sit at its posterior-most edge (the
     # outer-edge search of the surface finds the wall itself in front of this plane).
@@ -528,7 +563,8 @@ def _wall_on_profile(prof: F32, t: FloatArray, marrow: float, hold: int, start_m
     canal_max = min(CANAL_MAX_HU, marrow + 10.0)
     fall = round(WALL_FALL_MM / step)
     for k in range(max(begin, 1), len(prof) - hold - fall):
-        if not (prof[k] >= ridge and prof[k] >= prof[k - 1] and prof[k] >= prof[k + 1]):
+        if not (prof[k] >= prof[k - 1] and prof[k] >= prof[k + 1]
+                and prof[k] >= min(ridge, marrow - WALL_FAINT_BELOW_MARROW_HU)):
             continue
         half = 0.5 * (float(prof[k]) + canal_max)
         below = np.nonzero(prof[k + 1:k + 1 + fall] < half)[0]
@@ -538,7 +574,10 @@ def _wall_on_profile(prof: F32, t: FloatArray, marrow: float, hold: int, start_m
         behind = prof[j0:j0 + hold]
         low = float(np.median(behind))
         level = 0.5 * (float(prof[k]) + low)
-        if behind.size < hold or low > canal_max or float(behind[2:].max()) >= level:
+        if (behind.size < hold or low > canal_max or float(behind[2:].max()) >= level
+                or float(np.percentile(behind, 75)) > canal_max):
+            continue
+        if prof[k] < ridge and prof[k] - low < WALL_FAINT_DROP_HU:
             continue
         j = k
         while j < j0 and prof[j] >= level:
