@@ -75,6 +75,13 @@ EDGE_PEAK_BEYOND_MM = 1.0
 EDGE_MIN_CONTRAST_HU = 60.0
 # Cement deeper than this inside its piece is certainly in the body it was injected into.
 INSIDE_DEPTH_MM = 2.0
+# A flooded disc is cut off beyond the plane of the endplate found on at least
+# ENDPLATE_MIN_COLUMNS of the columns, ENDPLATE_AGREEING of them within 2 mm of it.
+ENDPLATE_MIN_COLUMNS = 0.25
+ENDPLATE_AGREEING = 0.5
+ENDPLATE_MARGIN_MM = 2.0
+ENDPLATE_CUT_MIN_ML = 1.0
+PLATE_BEYOND_MM = (1.0, 2.5)
 # Scans this coarse: the voxels next to the cement are partly cement (see
 # _partial_volume_halo). On finer scans that halo would paint the endplates too.
 COARSE_SCAN_MM = 2.5
@@ -239,7 +246,8 @@ class FloodBodySource:
         frame = BodyFrame(origin=seed_mm, superior=np.array([0.0, 0.0, 1.0]),
                           left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
         for _ in range(2):
-            found = self._in_front_of_wall(region, smooth, grid, frame, marrow, centre)
+            found = self._in_front_of_wall(region, smooth, painted, grid, frame, marrow,
+                                           centre)
             if found is None:
                 return None
             body, in_front = found
@@ -252,7 +260,7 @@ class FloodBodySource:
         final = _opened(_star_mask(radius, grid, frame) & in_front, SPIKE_MM / grid.step)
         return _component_at(final, centre)
 
-    def _in_front_of_wall(self, region: BoolArray, smooth: F32, grid: _Grid,
+    def _in_front_of_wall(self, region: BoolArray, smooth: F32, painted: BoolArray, grid: _Grid,
                           frame: BodyFrame, marrow: float,
                           centre: npt.NDArray[np.int64]) -> tuple[BoolArray, BoolArray] | None:
         """The region in front of the posterior wall seen from ``frame``, and that half-space."""
@@ -263,7 +271,9 @@ class FloodBodySource:
             return None
         pts = grid.points(np.ones(grid.shape, dtype=bool)).reshape(*grid.shape, 3)
         in_front = np.asarray((pts - frame.origin) @ frame.posterior <= wall, dtype=bool)
-        body = _component_at(_opened(region & in_front, p.opening_mm / grid.step), centre)
+        region = _cut_at_endplates(region & in_front, smooth, painted, centre, marrow,
+                                   grid.step)
+        body = _component_at(_opened(region, p.opening_mm / grid.step), centre)
         if body is None:
             return None
         return np.asarray(ndimage.binary_fill_holes(body), dtype=bool), in_front
@@ -351,6 +361,71 @@ def _partial_volume_halo(cement: BoolArray, affine: FloatArray, grid: _Grid) -> 
     touched = ndimage.affine_transform(grown.astype(np.float32), to_sub, output_shape=grid.shape,
                                        order=1, cval=0.0)
     return np.asarray(touched > 0.01, dtype=bool)
+
+
+def _cut_at_endplates(region: BoolArray, smooth: F32, painted: BoolArray,
+                      centre: npt.NDArray[np.int64], marrow: float, step: float) -> BoolArray:
+    """The region without what lies beyond its endplates (a disc flooded through a gap).
+
+    An endplate is a bright plate across the columns of the body: on each column, the
+    first voxel from the seed's level that stands above the marrow with the disc beyond
+    it. A plane is fitted to these hits where they agree; the region more than
+    ENDPLATE_MARGIN_MM beyond it is cut when that is a disc's worth of volume.
+    """
+    columns = region.any(axis=0)
+    keep = region.copy()
+    z = np.arange(region.shape[0])[:, None, None]
+    for direction in (1, -1):
+        ahead = (z - centre[0]) * direction > 0
+        hit = _plates(smooth, marrow, step, direction) & ~painted & _near(region, 1.0) & ahead
+        has = hit.any(axis=0) & columns
+        if np.count_nonzero(has) < ENDPLATE_MIN_COLUMNS * np.count_nonzero(columns):
+            continue
+        first = np.where(direction > 0, np.argmax(hit, axis=0),
+                         hit.shape[0] - 1 - np.argmax(hit[::-1], axis=0))
+        ys, xs = np.nonzero(has)
+        plane = _robust_plane(first[ys, xs].astype(np.float64), ys, xs, 2.0 / step)
+        if plane is None:
+            continue
+        yy, xx = np.indices(columns.shape)
+        level = plane[0] + plane[1] * yy + plane[2] * xx
+        beyond = (z - level[None]) * direction * step > ENDPLATE_MARGIN_MM
+        cut = keep & beyond
+        if np.count_nonzero(cut) * step ** 3 / 1000.0 >= ENDPLATE_CUT_MIN_ML:
+            keep &= ~beyond
+    return keep
+
+
+def _plates(smooth: F32, marrow: float, step: float, direction: int) -> BoolArray:
+    """Voxels brighter than the marrow, peaks along z, that fall to below half-way to the
+    marrow within PLATE_BEYOND_MM in ``direction`` (into the disc, which may be as thin
+    as 3 mm; the bone on the body's side of an endplate may stay bright)."""
+    ridge = max(marrow + WALL_RISE_HU, WALL_MIN_HU)
+    near, far = max(round(PLATE_BEYOND_MM[0] / step), 1), round(PLATE_BEYOND_MM[1] / step)
+    n = smooth.shape[0]
+    beyond = np.full(smooth.shape, np.inf, dtype=np.float32)
+    if direction > 0:
+        beyond[:-far] = np.min([smooth[d:n - far + d] for d in range(near, far + 1)], axis=0)
+    else:
+        beyond[far:] = np.min([smooth[far - d:n - d] for d in range(near, far + 1)], axis=0)
+    peak = np.zeros(smooth.shape, dtype=bool)
+    peak[1:-1] = (smooth[1:-1] >= smooth[:-2]) & (smooth[1:-1] >= smooth[2:])
+    return np.asarray(peak & (smooth >= ridge) & (beyond < 0.5 * (smooth + marrow)), dtype=bool)
+
+
+def _robust_plane(k: FloatArray, ys: npt.NDArray[np.int64], xs: npt.NDArray[np.int64],
+                  tolerance: float) -> FloatArray | None:
+    """Plane ``k = a + b*y + c*x`` through most of the hits, or None when they disagree."""
+    ok = np.abs(k - np.median(k)) <= 3.0 * tolerance
+    for _ in range(3):
+        if np.count_nonzero(ok) < 10:
+            return None
+        design = np.column_stack([np.ones(np.count_nonzero(ok)), ys[ok], xs[ok]])
+        coef = np.linalg.lstsq(design, k[ok], rcond=None)[0]
+        ok = np.abs(coef[0] + coef[1] * ys + coef[2] * xs - k) <= tolerance
+    if np.count_nonzero(ok) < ENDPLATE_AGREEING * len(k):
+        return None
+    return np.asarray(coef, dtype=np.float64)
 
 
 def _disc_markers(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
