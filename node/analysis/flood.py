@@ -73,6 +73,15 @@ EDGE_STEP_MM = 0.25
 EDGE_SEARCH_MM = (3.0, 4.0)
 EDGE_PEAK_BEYOND_MM = 1.0
 EDGE_MIN_CONTRAST_HU = 60.0
+# Cement against the shell: beyond the last sample at CEMENT_EDGE_HU, the shell still reads
+# SHELL_MIN_HU SHELL_PROBE_MM (plus a quarter voxel) farther out; a leak's blurred edge has
+# fallen to 150-300 HU there.
+CEMENT_EDGE_HU = 1000.0
+GAP_MM = 3.0
+SHELL_PROBE_MM = 0.5
+SHELL_PROBE_VOXELS = 0.25
+SHELL_MIN_HU = 400.0
+SHELL_SEARCH_MM = (2.0, 3.0)
 # Cement deeper than this inside its piece is certainly in the body it was injected into.
 INSIDE_DEPTH_MM = 2.0
 # A flooded disc is cut off beyond the plane of the endplate found on at least
@@ -252,8 +261,11 @@ class FloodBodySource:
                 return None
             body, in_front = found
             frame = body_frame(body, grid.affine)
-        radius = _cleaned(_with_cement_at_wall(_star_radii(body, grid, frame),
-                                               _star_radii(body | cem, grid, frame)))
+        radius = _star_radii(body, grid, frame)
+        with_cement = _star_radii(body | cem, grid, frame)
+        shell = _shell_beyond_cement(_first_exit(body | cem, grid, frame, radius), native,
+                                     frame)
+        radius = _cleaned(_with_cement_at_wall(radius, with_cement, shell))
         radius = _cleaned(_outer_edges(radius, native, painted, grid, frame))
         # Thin spikes (a few directions through a gap, too many to be outliers near the
         # poles of the direction grid) are opened away.
@@ -689,7 +701,66 @@ def _star_radii(region: BoolArray, grid: _Grid, frame: BodyFrame) -> FloatArray:
     return np.asarray(np.where(inside.any(axis=-1), steps[last] + 0.25, 0.0), dtype=np.float64)
 
 
-def _with_cement_at_wall(body: FloatArray, with_cement: FloatArray) -> FloatArray:
+def _shell_beyond_cement(cement_end: FloatArray, native: _Native, frame: BodyFrame
+                         ) -> FloatArray:
+    """Per direction, the outer edge of a shell found right beyond where the cement ends,
+    NaN where the cement ends in soft tissue or disc.
+
+    Cement fills the trabecular space, not the shell: cement inside the body ends at the
+    shell, still well above soft tissue SHELL_PROBE_MM beyond the cement's edge; leaked
+    cement ends in the tissue it leaked into. ``cement_end`` is where each ray leaves the
+    body and the cement joined to it, mm from the frame origin.
+    """
+    h = EDGE_STEP_MM
+    offsets = np.arange(-SHELL_SEARCH_MM[0], SHELL_SEARCH_MM[1] + h / 2, h)
+    directions = _directions(frame)
+    pts = frame.origin + directions[..., None, :] * (cement_end[..., None]
+                                                     + offsets)[..., None]
+    prof = native.sample(pts)
+    # A leak's blurred edge reaches farther along coarse voxels: probe that much farther.
+    per_mm = np.abs(directions @ native.to_index[:3, :3].T).max(axis=-1)
+    probe = np.rint((SHELL_PROBE_MM + SHELL_PROBE_VOXELS / per_mm) / h).astype(np.int64)
+    is_cement = prof >= CEMENT_EDGE_HU
+    n = len(offsets)
+    end = n - 1 - np.argmax(is_cement[..., ::-1], axis=-1)   # last cement sample
+    found = is_cement.any(axis=-1) & (end < n - 1)
+    plate = _along(prof, end + probe)
+    tissue = _along(prof, end + round(SHELL_SEARCH_MM[1] / h) - 1)
+    level = 0.5 * (plate + tissue)
+    after = (np.arange(n) > (end + probe)[..., None]) & (prof < level[..., None])
+    edge = cement_end + offsets[np.minimum(np.argmax(after, axis=-1), n - 1)]
+    ok = found & (plate >= SHELL_MIN_HU) & (plate - tissue >= SHELL_MIN_HU / 2) & after.any(-1)
+    return np.asarray(np.where(ok, edge, np.nan), dtype=np.float64)
+
+
+def _first_exit(region: BoolArray, grid: _Grid, frame: BodyFrame, start: FloatArray
+                ) -> FloatArray:
+    """Per direction, where the ray leaves ``region`` at or beyond ``start`` (mm) for at
+    least GAP_MM (gaps between pieces of cement inside one body are shorter than the disc
+    and the two endplates between two bodies)."""
+    steps = np.arange(0.0, MAX_RADIUS_MM, 0.5)
+    pts = frame.origin + _directions(frame)[..., None, :] * steps[:, None]
+    inside = _sample(region.astype(np.uint8), grid, pts, 0, 0.0) > 0
+    run = round(GAP_MM / 0.5)
+    counts = np.cumsum(~inside, axis=-1)
+    ahead = np.concatenate([counts[..., run - 1:run], counts[..., run:] - counts[..., :-run]],
+                           axis=-1)
+    gap = np.zeros(inside.shape, dtype=bool)
+    gap[..., :ahead.shape[-1]] = ahead == run     # this sample and the next run-1 outside
+    outside = gap & (steps >= start[..., None] - 0.5)
+    first = np.argmax(outside, axis=-1)
+    return np.asarray(np.where(outside.any(axis=-1), steps[first] - 0.25, start),
+                      dtype=np.float64)
+
+
+def _along(profiles: FloatArray, k: npt.NDArray[np.int64]) -> FloatArray:
+    """Sample ``k`` (clipped to the profile) of each profile."""
+    k = np.minimum(k, profiles.shape[-1] - 1)
+    return np.asarray(np.take_along_axis(profiles, k[..., None], axis=-1)[..., 0])
+
+
+def _with_cement_at_wall(body: FloatArray, with_cement: FloatArray, shell: FloatArray
+                         ) -> FloatArray:
     """Radii that reach through cement to the wall where the cement fills the body up to
     its shell, but not out to a leak beyond it.
 
@@ -708,7 +779,9 @@ def _with_cement_at_wall(body: FloatArray, with_cement: FloatArray) -> FloatArra
         envelope = np.nanmedian(windows.reshape(*body.shape, -1), axis=-1)
     envelope = np.where(np.isnan(envelope), with_cement, envelope)
     reach = with_cement <= envelope * (1.0 + STAR_OUTLIER_FRACTION) + STAR_OUTLIER_MM
-    return np.asarray(np.where(reach, with_cement, body), dtype=np.float64)
+    shelled = ~clean & ~np.isnan(shell)
+    return np.asarray(np.where(shelled, np.maximum(shell, body),
+                               np.where(reach, with_cement, body)), dtype=np.float64)
 
 
 def _cleaned(radius: FloatArray) -> FloatArray:
