@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
+from scipy import ndimage
 
 from node.analysis.bodies import Body, BodySource, FirstPlausible
 from node.analysis.cement import CementFinding, find_cement
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 # Two seeds whose bodies share this fraction of the smaller one are the same vertebra.
 SAME_BODY_OVERLAP = 0.3
+TREATED_DEPTH_MM = 3.0
 
 
 @dataclass(slots=True)
@@ -130,14 +132,25 @@ def _treated_bodies(volume: CtVolume, cement: CementFinding, source: BodySource,
         if body is None:
             logger.debug("no vertebral body around cement at index %s", np.round(seed, 1))
             continue
-        cdv_ml = np.count_nonzero(body.mask & cement.mask[body.box]) * voxel_ml
-        if cdv_ml < params.min_cement_ml:
+        if _inner_cement_ml(body, cement, voxel_ml) < params.min_cement_ml:
             continue
         if any(_overlap(body, other) >= SAME_BODY_OVERLAP for other in found):
             continue
         found.append(body)
     found.sort(key=lambda b: -float(b.centre_mm[2]))
     return found
+
+
+def _inner_cement_ml(body: Body, cement: CementFinding, voxel_ml: float) -> float:
+    """Cement at least TREATED_DEPTH_MM inside the body's surface, ml.
+
+    A leak from the next level lies against this body's endplate or wall (a disc leak
+    may even be taken into it): it treats no body. Cement injected into a body reaches
+    its interior.
+    """
+    spacing = np.linalg.norm(body.box_affine[:3, :3], axis=0)
+    depth = ndimage.distance_transform_edt(np.pad(body.mask, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
+    return float(np.count_nonzero((depth >= TREATED_DEPTH_MM) & cement.mask[body.box])) * voxel_ml
 
 
 def _contains(body: Body, seed: FloatArray) -> bool:
