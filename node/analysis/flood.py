@@ -528,9 +528,23 @@ def _large_parts(mask: BoolArray, min_voxels: float) -> BoolArray:
 
 
 def _near(mask: BoolArray, radius: float) -> BoolArray:
+    """Voxels within ``radius`` (voxels) of the mask."""
     if not mask.any():
         return mask.copy()
-    return np.asarray(ndimage.distance_transform_edt(~mask) <= radius, dtype=bool)
+    box = _bounding_box(mask, int(np.ceil(radius)) + 1)
+    out = np.zeros(mask.shape, dtype=bool)
+    out[box] = ndimage.distance_transform_edt(~mask[box]) <= radius
+    return out
+
+
+def _bounding_box(mask: BoolArray, pad: int) -> tuple[slice, ...]:
+    """The box around the mask's voxels, ``pad`` voxels wider on every side (clipped)."""
+    box = []
+    for axis in range(mask.ndim):
+        hits = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        box.append(slice(max(int(hits[0]) - pad, 0), min(int(hits[-1]) + pad + 1,
+                                                          mask.shape[axis])))
+    return tuple(box)
 
 
 def _marrow_level(data: F32, cem: BoolArray, painted: BoolArray, step: float
@@ -567,7 +581,10 @@ def _opened(mask: BoolArray, radius: float) -> BoolArray:
     """Morphological opening by a ball, through distance transforms (fast for large balls)."""
     if not mask.any():
         return mask
-    core = ndimage.distance_transform_edt(mask) > radius
+    # Outside the box everything is background: one voxel of it keeps the distances exact.
+    box = _bounding_box(mask, 1)
+    core = np.zeros(mask.shape, dtype=bool)
+    core[box] = ndimage.distance_transform_edt(np.pad(mask[box], 1))[1:-1, 1:-1, 1:-1] > radius
     return np.asarray(_near(core, radius) & mask, dtype=bool) if core.any() else core
 
 
