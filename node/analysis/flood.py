@@ -584,7 +584,7 @@ def _opened(mask: BoolArray, radius: float) -> BoolArray:
     # Outside the box everything is background: one voxel of it keeps the distances exact.
     box = _bounding_box(mask, 1)
     core = np.zeros(mask.shape, dtype=bool)
-    core[box] = ndimage.distance_transform_edt(np.pad(mask[box], 1))[1:-1, 1:-1, 1:-1] > radius
+    core[box] = ndimage.distance_transform_edt(mask[box]) > radius
     return np.asarray(_near(core, radius) & mask, dtype=bool) if core.any() else core
 
 

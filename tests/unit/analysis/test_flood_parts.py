@@ -1,0 +1,50 @@
+"""Parts of the watershed body finder that can be checked on small synthetic arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from node.analysis import flood
+from node.analysis.frame import BodyFrame
+
+
+def _blobs(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = ndimage.gaussian_filter(rng.standard_normal((40, 50, 45)), 3.0)
+    mask = noise > 0.08
+    mask[:, :, :5] = False            # a margin on one side only: boxes must clip
+    return mask
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("radius", [1.0, 2.5, 4.0])
+def test_near_and_opened_on_the_box_equal_the_whole_grid(seed: int, radius: float) -> None:
+    mask = _blobs(seed)
+    near = ndimage.distance_transform_edt(~mask) <= radius
+    core = ndimage.distance_transform_edt(mask) > radius
+    opened = (ndimage.distance_transform_edt(~core) <= radius) & mask
+    np.testing.assert_array_equal(flood._near(mask, radius), near)
+    np.testing.assert_array_equal(flood._opened(mask, radius), opened)
+
+
+def _grid_and_frame() -> tuple[flood._Grid, BodyFrame]:
+    grid = flood._Grid(origin=np.array([-30.0, -30.0, -30.0]), step=0.5, shape=(121, 121, 121))
+    frame = BodyFrame(origin=np.zeros(3), superior=np.array([0.0, 0.0, 1.0]),
+                      left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
+    return grid, frame
+
+
+@pytest.mark.parametrize(("gap_mm", "followed"), [(1.5, True), (5.0, False)])
+def test_first_exit_crosses_short_gaps_only(gap_mm: float, followed: bool) -> None:
+    """Cement pieces inside one body lie closer than the disc between two bodies."""
+    grid, frame = _grid_and_frame()
+    pts = grid.points(np.ones(grid.shape, dtype=bool)).reshape(*grid.shape, 3)
+    radius = np.linalg.norm(pts, axis=-1)
+    body = radius <= 10.0
+    shell = (radius >= 10.0 + gap_mm) & (radius <= 14.0 + gap_mm)   # cement beyond the gap
+    start = np.full((flood.POLAR_BINS, flood.AZIMUTH_BINS), 10.0)
+    exit_mm = flood._first_exit(body | shell, grid, frame, start)
+    expected = 14.0 + gap_mm if followed else 10.0
+    assert np.median(exit_mm) == pytest.approx(expected, abs=0.75)
