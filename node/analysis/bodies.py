@@ -126,7 +126,10 @@ class FirstPlausible:
     A finder that stopped at the cement's own edge returns a "body" that is nearly all
     cement; the volume fractions of the paper stay well below one half, so above
     ``max_cement_fraction`` the next finder is asked. When every finder's body is mostly
-    cement, the first one's is kept.
+    cement, the first one's is kept. A finder that finds no body at all (no canal behind
+    the cement, no plausible shape around it) ends the search: on the phantom set that
+    happens only around cement leaked into a disc, where a later finder made a level of
+    the untreated neighbour.
     """
 
     def __init__(self, sources: Sequence[BodySource], max_cement_fraction: float = 0.5
@@ -143,7 +146,7 @@ class FirstPlausible:
         for source in self.sources:
             body = source.body_at(hu, affine, seed, cement=cement)
             if body is None:
-                continue
+                break
             first = first or body
             fraction = np.count_nonzero(body.mask & cement[body.box]) / max(body.voxel_count, 1)
             if fraction <= self.max_cement_fraction:
