@@ -42,6 +42,9 @@ FloatArray = npt.NDArray[np.float64]
 # Two seeds whose bodies share this fraction of the smaller one are the same vertebra.
 SAME_BODY_OVERLAP = 0.3
 TREATED_DEPTH_MM = 3.0
+# A seed this close to a body found already is cement of that body (a piece that reaches
+# its shell) or a leak from it; the next body is a disc and two endplates away.
+SAME_BODY_MM = 3.0
 
 
 @dataclass(slots=True)
@@ -126,7 +129,7 @@ def _treated_bodies(volume: CtVolume, cement: CementFinding, source: BodySource,
     voxel_ml = voxel_volume_ml(volume.affine)
     found: list[Body] = []
     for seed in cement.seeds:
-        if any(_contains(body, seed) for body in found):
+        if any(_near_body(body, seed, SAME_BODY_MM) for body in found):
             continue
         body = source.body_at(volume.hu, volume.affine, seed, cement=cement.mask)
         if body is None:
@@ -153,11 +156,19 @@ def _inner_cement_ml(body: Body, cement: CementFinding, voxel_ml: float) -> floa
     return float(np.count_nonzero((depth >= TREATED_DEPTH_MM) & cement.mask[body.box])) * voxel_ml
 
 
-def _contains(body: Body, seed: FloatArray) -> bool:
+def _near_body(body: Body, seed: FloatArray, radius_mm: float) -> bool:
+    """Whether the body has a voxel within ``radius_mm`` of the seed (voxel index)."""
+    spacing = np.linalg.norm(body.box_affine[:3, :3], axis=0)
+    reach = np.ceil(radius_mm / spacing).astype(int)
     idx = np.rint(seed).astype(int) - [s.start for s in body.box]
-    if np.any(idx < 0) or np.any(idx >= body.mask.shape):
+    lo = np.maximum(idx - reach, 0)
+    hi = np.minimum(idx + reach + 1, body.mask.shape)
+    if np.any(hi <= lo):
         return False
-    return bool(body.mask[tuple(idx)])
+    sub = body.mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    offsets = np.indices(sub.shape) + (lo - idx)[:, None, None, None]
+    dist2 = np.tensordot(spacing ** 2, offsets.astype(np.float64) ** 2, axes=1)
+    return bool(np.any(sub & (dist2 <= radius_mm ** 2)))
 
 
 def _overlap(a: Body, b: Body) -> float:

@@ -48,3 +48,18 @@ def test_first_exit_crosses_short_gaps_only(gap_mm: float, followed: bool) -> No
     exit_mm = flood._first_exit(body | shell, grid, frame, start)
     expected = 14.0 + gap_mm if followed else 10.0
     assert np.median(exit_mm) == pytest.approx(expected, abs=0.75)
+
+
+@pytest.mark.parametrize(("gap_mm", "same"), [(0.0, True), (2.5, True), (4.0, False)])
+def test_a_seed_next_to_a_found_body_belongs_to_it(gap_mm: float, same: bool) -> None:
+    """Cement reaching a body's shell is that body's; the next body is farther away."""
+    from node.analysis.bodies import body_from_mask
+    from node.analysis.pipeline import _near_body
+
+    mask = np.zeros((20, 30, 30), dtype=bool)
+    mask[5:15, 5:25, 5:25] = True
+    box = (slice(5, 25), slice(0, 30), slice(0, 30))   # slice 5 of the volume onward
+    local = np.array([[0, 0, 0.5, 0], [0, 0.5, 0, 0], [2.0, 0, 0, 10.0], [0, 0, 0, 1.0]])
+    body = body_from_mask(mask, box, local, (40, 30, 30))   # 2 mm slices, 0.5 mm pixels
+    seed = np.array([15.0, 15.0, 24.0 + gap_mm / 0.5])   # beyond the last column, in-plane
+    assert _near_body(body, seed, 3.0) is same
