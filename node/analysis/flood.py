@@ -62,6 +62,7 @@ MARROW_RING_MM = 6.0
 POLAR_BINS = 60
 AZIMUTH_BINS = 120
 MAX_RADIUS_MM = 45.0
+RAY_STEP_MM = 0.5
 STAR_NEIGHBOURS = 9
 ENVELOPE_NEIGHBOURS = 15
 SPIKE_MM = 2.0
@@ -254,17 +255,18 @@ class FloodBodySource:
         seed_mm = grid.points(_ball_at(grid.shape, centre, 0.0))[0]
         frame = BodyFrame(origin=seed_mm, superior=np.array([0.0, 0.0, 1.0]),
                           left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
+        plates = {d: _plates(smooth, marrow, grid.step, d) & ~painted for d in (1, -1)}
         for _ in range(2):
-            found = self._in_front_of_wall(region, smooth, painted, grid, frame, marrow,
+            found = self._in_front_of_wall(region, smooth, plates, grid, frame, marrow,
                                            centre)
             if found is None:
                 return None
             body, in_front = found
             frame = body_frame(body, grid.affine)
-        radius = _star_radii(body, grid, frame)
-        with_cement = _star_radii(body | cem, grid, frame)
-        shell = _shell_beyond_cement(_first_exit(body | cem, grid, frame, radius), native,
-                                     frame)
+        radius = _last_exit(_on_rays(body, grid, frame))
+        on_rays = _on_rays(body | cem, grid, frame)
+        with_cement = _last_exit(on_rays)
+        shell = _shell_beyond_cement(_first_exit(on_rays, radius), native, frame)
         radius = _cleaned(_with_cement_at_wall(radius, with_cement, shell))
         radius = _cleaned(_outer_edges(radius, native, painted, grid, frame))
         # Thin spikes (a few directions through a gap, too many to be outliers near the
@@ -272,8 +274,8 @@ class FloodBodySource:
         final = _opened(_star_mask(radius, grid, frame) & in_front, SPIKE_MM / grid.step)
         return _component_at(final, centre)
 
-    def _in_front_of_wall(self, region: BoolArray, smooth: F32, painted: BoolArray, grid: _Grid,
-                          frame: BodyFrame, marrow: float,
+    def _in_front_of_wall(self, region: BoolArray, smooth: F32, plates: dict[int, BoolArray],
+                          grid: _Grid, frame: BodyFrame, marrow: float,
                           centre: npt.NDArray[np.int64]) -> tuple[BoolArray, BoolArray] | None:
         """The region in front of the posterior wall seen from ``frame``, and that half-space."""
         p = self.params
@@ -283,8 +285,7 @@ class FloodBodySource:
             return None
         pts = grid.points(np.ones(grid.shape, dtype=bool)).reshape(*grid.shape, 3)
         in_front = np.asarray((pts - frame.origin) @ frame.posterior <= wall, dtype=bool)
-        region = _cut_at_endplates(region & in_front, smooth, painted, centre, marrow,
-                                   grid.step)
+        region = _cut_at_endplates(region & in_front, plates, centre, grid.step)
         body = _component_at(_opened(region, p.opening_mm / grid.step), centre)
         if body is None:
             return None
@@ -375,9 +376,11 @@ def _partial_volume_halo(cement: BoolArray, affine: FloatArray, grid: _Grid) -> 
     return np.asarray(touched > 0.01, dtype=bool)
 
 
-def _cut_at_endplates(region: BoolArray, smooth: F32, painted: BoolArray,
-                      centre: npt.NDArray[np.int64], marrow: float, step: float) -> BoolArray:
+def _cut_at_endplates(region: BoolArray, plates: dict[int, BoolArray],
+                      centre: npt.NDArray[np.int64], step: float) -> BoolArray:
     """The region without what lies beyond its endplates (a disc flooded through a gap).
+
+    ``plates`` holds, per direction along z, the unpainted voxels of ``_plates``.
 
     An endplate is a bright plate across the columns of the body: on each column, the
     first voxel from the seed's level that stands above the marrow with the disc beyond
@@ -389,7 +392,7 @@ def _cut_at_endplates(region: BoolArray, smooth: F32, painted: BoolArray,
     z = np.arange(region.shape[0])[:, None, None]
     for direction in (1, -1):
         ahead = (z - centre[0]) * direction > 0
-        hit = _plates(smooth, marrow, step, direction) & ~painted & _near(region, 1.0) & ahead
+        hit = plates[direction] & _near(region, 1.0) & ahead
         has = hit.any(axis=0) & columns
         if np.count_nonzero(has) < ENDPLATE_MIN_COLUMNS * np.count_nonzero(columns):
             continue
@@ -539,12 +542,11 @@ def _near(mask: BoolArray, radius: float) -> BoolArray:
 
 def _bounding_box(mask: BoolArray, pad: int) -> tuple[slice, ...]:
     """The box around the mask's voxels, ``pad`` voxels wider on every side (clipped)."""
-    box = []
-    for axis in range(mask.ndim):
-        hits = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
-        box.append(slice(max(int(hits[0]) - pad, 0), min(int(hits[-1]) + pad + 1,
-                                                          mask.shape[axis])))
-    return tuple(box)
+    box = ndimage.find_objects(mask.astype(np.uint8))[0]
+    if box is None:
+        raise ValueError("A bounding box needs a mask with at least one voxel; it is empty.")
+    return tuple(slice(max(b.start - pad, 0), min(b.stop + pad, n))
+                 for b, n in zip(box, mask.shape, strict=True))
 
 
 def _marrow_level(data: F32, cem: BoolArray, painted: BoolArray, step: float
@@ -708,14 +710,23 @@ def _sample(image: npt.NDArray[np.generic], grid: _Grid, pts: FloatArray, order:
     return np.asarray(values.reshape(pts.shape[:-1]), dtype=np.float64)
 
 
-def _star_radii(region: BoolArray, grid: _Grid, frame: BodyFrame) -> FloatArray:
-    """Distance from the frame origin to where each direction leaves the region for the
-    last time (pockets of cement or gas inside the body do not end a ray)."""
-    steps = np.arange(0.0, MAX_RADIUS_MM, 0.5)
-    pts = frame.origin + _directions(frame)[..., None, :] * steps[:, None]
-    inside = _sample(region.astype(np.uint8), grid, pts, 0, 0.0) > 0
+def _on_rays(region: BoolArray, grid: _Grid, frame: BodyFrame) -> BoolArray:
+    """Whether each ray (direction x RAY_STEP_MM steps from the frame origin) is in the region."""
+    pts = frame.origin + _directions(frame)[..., None, :] * _ray_steps()[:, None]
+    return np.asarray(_sample(region.astype(np.uint8), grid, pts, 0, 0.0) > 0)
+
+
+def _ray_steps() -> FloatArray:
+    return np.arange(0.0, MAX_RADIUS_MM, RAY_STEP_MM)
+
+
+def _last_exit(inside: BoolArray) -> FloatArray:
+    """Distance from the frame origin to where each ray leaves the region for the last
+    time (pockets of cement or gas inside the body do not end a ray)."""
+    steps = _ray_steps()
     last = len(steps) - 1 - np.argmax(inside[..., ::-1], axis=-1)
-    return np.asarray(np.where(inside.any(axis=-1), steps[last] + 0.25, 0.0), dtype=np.float64)
+    return np.asarray(np.where(inside.any(axis=-1), steps[last] + 0.5 * RAY_STEP_MM, 0.0),
+                      dtype=np.float64)
 
 
 def _shell_beyond_cement(cement_end: FloatArray, native: _Native, frame: BodyFrame
@@ -750,23 +761,18 @@ def _shell_beyond_cement(cement_end: FloatArray, native: _Native, frame: BodyFra
     return np.asarray(np.where(ok, edge, np.nan), dtype=np.float64)
 
 
-def _first_exit(region: BoolArray, grid: _Grid, frame: BodyFrame, start: FloatArray
-                ) -> FloatArray:
-    """Per direction, where the ray leaves ``region`` at or beyond ``start`` (mm) for at
-    least GAP_MM (gaps between pieces of cement inside one body are shorter than the disc
-    and the two endplates between two bodies)."""
-    steps = np.arange(0.0, MAX_RADIUS_MM, 0.5)
-    pts = frame.origin + _directions(frame)[..., None, :] * steps[:, None]
-    inside = _sample(region.astype(np.uint8), grid, pts, 0, 0.0) > 0
-    run = round(GAP_MM / 0.5)
-    counts = np.cumsum(~inside, axis=-1)
-    ahead = np.concatenate([counts[..., run - 1:run], counts[..., run:] - counts[..., :-run]],
-                           axis=-1)
-    gap = np.zeros(inside.shape, dtype=bool)
-    gap[..., :ahead.shape[-1]] = ahead == run     # this sample and the next run-1 outside
-    outside = gap & (steps >= start[..., None] - 0.5)
+def _first_exit(inside: BoolArray, start: FloatArray) -> FloatArray:
+    """Per ray, where it leaves the region at or beyond ``start`` (mm) for at least GAP_MM
+    (gaps between pieces of cement inside one body are shorter than the disc and the two
+    endplates between two bodies)."""
+    steps = _ray_steps()
+    run = round(GAP_MM / RAY_STEP_MM)
+    gap = np.zeros(inside.shape, dtype=bool)   # this sample and the next run-1 outside
+    gap[..., :len(steps) - run + 1] = np.lib.stride_tricks.sliding_window_view(
+        ~inside, run, axis=-1).all(axis=-1)
+    outside = gap & (steps >= start[..., None] - RAY_STEP_MM)
     first = np.argmax(outside, axis=-1)
-    return np.asarray(np.where(outside.any(axis=-1), steps[first] - 0.25, start),
+    return np.asarray(np.where(outside.any(axis=-1), steps[first] - 0.5 * RAY_STEP_MM, start),
                       dtype=np.float64)
 
 

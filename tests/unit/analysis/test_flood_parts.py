@@ -45,7 +45,7 @@ def test_first_exit_crosses_short_gaps_only(gap_mm: float, followed: bool) -> No
     body = radius <= 10.0
     shell = (radius >= 10.0 + gap_mm) & (radius <= 14.0 + gap_mm)   # cement beyond the gap
     start = np.full((flood.POLAR_BINS, flood.AZIMUTH_BINS), 10.0)
-    exit_mm = flood._first_exit(body | shell, grid, frame, start)
+    exit_mm = flood._first_exit(flood._on_rays(body | shell, grid, frame), start)
     expected = 14.0 + gap_mm if followed else 10.0
     assert np.median(exit_mm) == pytest.approx(expected, abs=0.75)
 
