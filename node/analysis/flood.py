@@ -740,11 +740,9 @@ def _shell_beyond_cement(cement_end: FloatArray, native: _Native, frame: BodyFra
     body and the cement joined to it, mm from the frame origin.
     """
     h = EDGE_STEP_MM
-    offsets = np.arange(-SHELL_SEARCH_MM[0], SHELL_SEARCH_MM[1] + h / 2, h)
-    directions = _directions(frame)
-    pts = frame.origin + directions[..., None, :] * (cement_end[..., None]
-                                                     + offsets)[..., None]
+    offsets, pts = _around(cement_end, SHELL_SEARCH_MM, frame)
     prof = native.sample(pts)
+    directions = _directions(frame)
     # A leak's blurred edge reaches farther along coarse voxels: probe that much farther.
     per_mm = np.abs(directions @ native.to_index[:3, :3].T).max(axis=-1)
     probe = np.rint((SHELL_PROBE_MM + SHELL_PROBE_VOXELS / per_mm) / h).astype(np.int64)
@@ -759,6 +757,16 @@ def _shell_beyond_cement(cement_end: FloatArray, native: _Native, frame: BodyFra
     edge = cement_end + offsets[np.minimum(np.argmax(after, axis=-1), n - 1)]
     ok = found & (plate >= SHELL_MIN_HU) & (plate - tissue >= SHELL_MIN_HU / 2) & after.any(-1)
     return np.asarray(np.where(ok, edge, np.nan), dtype=np.float64)
+
+
+def _around(radius: FloatArray, search_mm: tuple[float, float], frame: BodyFrame
+            ) -> tuple[FloatArray, FloatArray]:
+    """Offsets from ``search_mm[0]`` before to ``search_mm[1]`` beyond each radius, every
+    EDGE_STEP_MM, and the points there along each direction."""
+    h = EDGE_STEP_MM
+    offsets = np.arange(-search_mm[0], search_mm[1] + h / 2, h)
+    t = radius[..., None] + offsets
+    return offsets, frame.origin + _directions(frame)[..., None, :] * t[..., None]
 
 
 def _first_exit(inside: BoolArray, start: FloatArray) -> FloatArray:
@@ -794,8 +802,7 @@ def _with_cement_at_wall(body: FloatArray, with_cement: FloatArray, shell: Float
     clean = with_cement - body < 1.0
     k = ENVELOPE_NEIGHBOURS // 2
     masked = np.where(clean, body, np.nan)
-    padded = np.pad(np.pad(masked, ((0, 0), (k, k)), mode="wrap"), ((k, k), (0, 0)),
-                    mode="edge")
+    padded = _padded_table(masked, k)
     windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * k + 1, 2 * k + 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-cement windows: NaN, handled
@@ -807,12 +814,17 @@ def _with_cement_at_wall(body: FloatArray, with_cement: FloatArray, shell: Float
                                np.where(reach, with_cement, body)), dtype=np.float64)
 
 
+def _padded_table(table: FloatArray, k: int) -> FloatArray:
+    """A polar x azimuth table padded by ``k``: the azimuth wraps around, the poles repeat."""
+    return np.asarray(np.pad(np.pad(table, ((0, 0), (k, k)), mode="wrap"), ((k, k), (0, 0)),
+                             mode="edge"), dtype=np.float64)
+
+
 def _cleaned(radius: FloatArray) -> FloatArray:
     """Directions that stick out of (leaks through gaps) or into (dents left by cement)
     their neighbourhood take the neighbourhood's median radius."""
     k = STAR_NEIGHBOURS // 2
-    padded = np.pad(np.pad(radius, ((0, 0), (k, k)), mode="wrap"), ((k, k), (0, 0)),
-                    mode="edge")
+    padded = _padded_table(radius, k)
     typical = ndimage.median_filter(padded, size=STAR_NEIGHBOURS)[k:-k, k:-k]
     off = np.abs(radius - typical) > np.maximum(STAR_OUTLIER_MM, STAR_OUTLIER_FRACTION * typical)
     return np.asarray(np.where(off, typical, radius), dtype=np.float64)
@@ -824,14 +836,12 @@ def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: 
     the wall's peak and what lies beyond (partial volume puts the true surface there).
     Where cement reaches the wall, its painted halo hides the wall: the radius stays."""
     h = EDGE_STEP_MM
-    offsets = np.arange(-EDGE_SEARCH_MM[0], EDGE_SEARCH_MM[1] + h / 2, h)
-    t = radius[..., None] + offsets
-    pts = frame.origin + _directions(frame)[..., None, :] * t[..., None]
+    offsets, pts = _around(radius, EDGE_SEARCH_MM, frame)
     prof = native.sample(pts)
     hidden = (_sample(painted.astype(np.uint8), grid, pts, 0, 0.0) > 0).any(axis=-1)
     n_peak = round((EDGE_SEARCH_MM[0] + EDGE_PEAK_BEYOND_MM) / h)
     kp = np.argmax(prof[..., :n_peak], axis=-1)
-    peak = np.take_along_axis(prof, kp[..., None], axis=-1)[..., 0]
+    peak = _along(prof, kp)
     far = kp[..., None] + np.arange(int(1.5 / h), int(3.5 / h))
     beyond = np.median(np.take_along_axis(prof, np.minimum(far, len(offsets) - 1), axis=-1),
                        axis=-1)
@@ -840,8 +850,8 @@ def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: 
     j = np.argmax(after, axis=-1)
     ok = after.any(axis=-1) & (peak - beyond >= EDGE_MIN_CONTRAST_HU) & ~hidden
     j = np.maximum(j, 1)
-    p0 = np.take_along_axis(prof, (j - 1)[..., None], axis=-1)[..., 0]
-    p1 = np.take_along_axis(prof, j[..., None], axis=-1)[..., 0]
+    p0 = _along(prof, j - 1)
+    p1 = _along(prof, j)
     frac = np.clip((p0 - level) / np.maximum(p0 - p1, 1e-3), 0.0, 1.0)
     edge = radius + offsets[j - 1] + frac * h
     return np.asarray(np.where(ok, edge, radius), dtype=np.float64)
