@@ -26,6 +26,7 @@ from node.analysis.leaks import classify_leaks
 from node.analysis.levels import name_levels
 from node.analysis.measure import measure_level, voxel_volume_ml
 from node.analysis.shellfill import ShellBodySource
+from node.analysis.straddle import with_straddling_cement
 from node.analysis.types import (
     Analysis,
     Extravertebral,
@@ -96,7 +97,8 @@ def analyze_volume(volume: CtVolume, params: Parameters, *, software_version: st
     source = body_source or FirstPlausible([FloodBodySource(), ShellBodySource()])
     t0 = time.perf_counter()
     cement = find_cement(volume.hu, volume.affine, params)
-    bodies = _treated_bodies(volume, cement, source, params)
+    bodies = _with_straddling_cement(_treated_bodies(volume, cement, source, params),
+                                     cement.mask, volume.affine)
     leaks = classify_leaks(cement.mask, bodies, volume.affine, search_mm=params.leak_search_mm)
     t1 = time.perf_counter()
     names = name_levels(volume, bodies)
@@ -142,6 +144,18 @@ def _treated_bodies(volume: CtVolume, cement: CementFinding, source: BodySource,
         found.append(body)
     found.sort(key=lambda b: -float(b.centre_mm[2]))
     return found
+
+
+def _with_straddling_cement(bodies: list[Body], cement: npt.NDArray[np.bool_],
+                            affine: FloatArray) -> list[Body]:
+    """Each body with the cement straddling its surface taken in (never another body's)."""
+    out = []
+    for i, body in enumerate(bodies):
+        taken = np.zeros(cement.shape, dtype=bool)
+        for other in bodies[:i] + bodies[i + 1:]:
+            taken[other.box] |= other.mask
+        out.append(with_straddling_cement(body, cement, taken, affine))
+    return out
 
 
 def _inner_cement_ml(body: Body, cement: CementFinding, voxel_ml: float) -> float:
