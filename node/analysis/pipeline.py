@@ -149,13 +149,8 @@ def _treated_bodies(volume: CtVolume, cement: CementFinding, source: BodySource,
 def _with_straddling_cement(bodies: list[Body], cement: npt.NDArray[np.bool_],
                             affine: FloatArray) -> list[Body]:
     """Each body with the cement straddling its surface taken in (never another body's)."""
-    out = []
-    for i, body in enumerate(bodies):
-        taken = np.zeros(cement.shape, dtype=bool)
-        for other in bodies[:i] + bodies[i + 1:]:
-            taken[other.box] |= other.mask
-        out.append(with_straddling_cement(body, cement, taken, affine))
-    return out
+    return [with_straddling_cement(body, cement, affine, bodies[:i] + bodies[i + 1:])
+            for i, body in enumerate(bodies)]
 
 
 def _inner_cement_ml(body: Body, cement: CementFinding, voxel_ml: float) -> float:

@@ -11,6 +11,8 @@ body.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
@@ -27,8 +29,8 @@ MIN_CEMENT_CONTACT = 0.6
 MAX_REACH_MM = 6.0
 
 
-def with_straddling_cement(body: Body, cement: BoolArray, taken: BoolArray,
-                           affine: FloatArray) -> Body:
+def with_straddling_cement(body: Body, cement: BoolArray, affine: FloatArray,
+                           others: Sequence[Body] = ()) -> Body:
     """The body with the cement pieces that straddle its surface taken in.
 
     Parameters
@@ -37,24 +39,37 @@ def with_straddling_cement(body: Body, cement: BoolArray, taken: BoolArray,
         A vertebral body found in the volume.
     cement : (slices, rows, columns) bool
         Cement of the whole volume.
-    taken : (slices, rows, columns) bool
-        Voxels of the other bodies (never taken in).
     affine : (4, 4) float
         Index to patient LPS, mm.
+    others : sequence of Body
+        The other bodies of the volume (their voxels are never taken in).
     """
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     box = _grown_box(body.box, np.ceil(MAX_REACH_MM / spacing).astype(int) + 1, cement.shape)
-    inner = np.zeros(tuple(s.stop - s.start for s in box), dtype=bool)
-    inner[tuple(slice(b.start - g.start, b.stop - g.start)
-                for b, g in zip(body.box, box, strict=True))] = body.mask
+    inner = _in_box([body], box)
     cem = cement[box]
-    pieces = _straddling(inner, cem & ~inner & ~taken[box], cem, spacing)
+    pieces = _straddling(inner, cem & ~inner & ~_in_box(others, box), cem, spacing)
     if not pieces.any():
         return body
     local = affine.copy()
     local[:3, 3] = affine[:3, :3] @ [s.start for s in box] + affine[:3, 3]
     wall_point = body.centre_mm + body.posterior_wall_mm * body.posterior
     return body_from_mask(inner | pieces, box, local, cement.shape, wall_point_mm=wall_point)
+
+
+def _in_box(bodies: Sequence[Body], box: tuple[slice, slice, slice]) -> BoolArray:
+    """The voxels of the bodies that fall inside ``box``, on the box's grid."""
+    out = np.zeros(tuple(s.stop - s.start for s in box), dtype=bool)
+    for body in bodies:
+        lo = [max(b.start, g.start) for b, g in zip(body.box, box, strict=True)]
+        hi = [min(b.stop, g.stop) for b, g in zip(body.box, box, strict=True)]
+        if any(h <= l_ for l_, h in zip(lo, hi, strict=True)):
+            continue
+        here = tuple(slice(l_ - g.start, h - g.start) for l_, h, g in zip(lo, hi, box, strict=True))
+        there = tuple(slice(l_ - b.start, h - b.start)
+                      for l_, h, b in zip(lo, hi, body.box, strict=True))
+        out[here] |= body.mask[there]
+    return out
 
 
 def _straddling(inner: BoolArray, outside: BoolArray, cement: BoolArray,

@@ -49,7 +49,7 @@ def test_cement_cut_by_the_surface_is_taken_in(outside_mm: int, through_cement: 
                                                taken: bool) -> None:
     body_mask, cement = _scene(outside_mm, through_cement)
     body = _body(body_mask)
-    result = with_straddling_cement(body, cement, np.zeros(SHAPE, dtype=bool), _affine())
+    result = with_straddling_cement(body, cement, _affine())
     grown = result.voxel_count - body.voxel_count
     piece = 10 * 16 * outside_mm
     assert grown == (piece if taken else 0)
@@ -59,6 +59,8 @@ def test_another_bodys_voxels_are_never_taken() -> None:
     body_mask, cement = _scene(4, True)
     taken = np.zeros(SHAPE, dtype=bool)
     taken[:, :, 40:] = True
+    box = (slice(0, SHAPE[0]), slice(0, SHAPE[1]), slice(40, SHAPE[2]))
+    other = body_from_mask(taken[box], box, _local(box), SHAPE)
     body = _body(body_mask)
-    result = with_straddling_cement(body, cement, taken, _affine())
+    result = with_straddling_cement(body, cement, _affine(), [other])
     assert result.voxel_count == body.voxel_count
