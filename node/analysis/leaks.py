@@ -5,7 +5,8 @@ Cement outside every vertebral body is attributed to the nearest treated body wi
 
 - ``canal``: behind the posterior wall, between the pedicles (the spinal canal);
 - ``needle_tract``: behind the posterior wall, lateral to the canal, within a pedicle's
-  reach (the pedicle the needle went through);
+  reach (the pedicle the needle went through), and the cement joined to it up to
+  TRACT_FRONT_MM in front of the wall (where the tract enters the body);
 - ``disc``: in front of the posterior wall, above or below the body, inside the
   footprint of its endplates;
 - ``paravertebral``: everything else (venous and soft-tissue leaks).
@@ -36,6 +37,8 @@ PEDICLE_REACH_MM = 25.0
 CANAL_DEPTH_MM = 25.0
 FOOTPRINT_MARGIN_MM = 1.5
 FOOTPRINT_BIN_MM = 1.0
+# The wall is found to within this where the needle enters the body at the pedicle base.
+TRACT_FRONT_MM = 3.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -102,11 +105,12 @@ def classify_leaks(cement: BoolArray, bodies: Sequence[Body], affine: FloatArray
     shift[:3, 3] = [s.start for s in box]
     local = affine @ shift
     per_body: list[Extravertebral] = []
+    pieces, _ = ndimage.label(outside, structure=np.ones((3, 3, 3), dtype=bool))
     sub_labels = labels[box]
     sub_sites = sites[box]
     for i, body in enumerate(bodies):
         idx = np.argwhere(owner == i)
-        codes = _site_codes(idx, body, local)
+        codes = _tract_reaching_wall(_site_codes(idx, body, local), idx, body, local, pieces)
         sub_labels[tuple(idx.T)] = i + 1
         sub_sites[tuple(idx.T)] = codes
         volumes = {site: float(np.count_nonzero(codes == LEAK_SITE_CODES[site])) * voxel_ml
@@ -160,6 +164,25 @@ def _site_codes(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray
     codes[canal] = LEAK_SITE_CODES[LeakSite.CANAL]
     codes[tract] = LEAK_SITE_CODES[LeakSite.NEEDLE_TRACT]
     return codes
+
+
+def _tract_reaching_wall(codes: npt.NDArray[np.uint8], idx: npt.NDArray[np.int64], body: Body,
+                         affine: FloatArray, pieces: npt.NDArray[np.int32]
+                         ) -> npt.NDArray[np.uint8]:
+    """Cement joined to a needle tract that lies just in front of the posterior wall
+    belongs to the tract.
+
+    The needle enters the body through the wall at the pedicle base, where the wall is
+    found to within TRACT_FRONT_MM; the tract's cement up to the body is not a leak.
+    """
+    tract = LEAK_SITE_CODES[LeakSite.NEEDLE_TRACT]
+    of_piece = pieces[tuple(idx.T)]
+    with_tract = np.isin(of_piece, np.unique(of_piece[codes == tract]))
+    post = _frame_coords(idx, body, affine)[:, 1]
+    near_wall = post > body.posterior_wall_mm - TRACT_FRONT_MM
+    out = codes.copy()
+    out[with_tract & near_wall & (codes != LEAK_SITE_CODES[LeakSite.CANAL])] = tract
+    return out
 
 
 def _in_footprint(coords: FloatArray, body: Body) -> BoolArray:

@@ -1,0 +1,47 @@
+"""Extravertebral cement by location: the needle tract reaches up to the posterior wall."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from node.analysis.bodies import Body, body_from_mask
+from node.analysis.leaks import TRACT_FRONT_MM, classify_leaks
+from node.analysis.types import LEAK_SITE_CODES, LeakSite
+
+SHAPE = (40, 80, 70)
+# Patient axes on the grid: slices +z (head), rows +y (posterior), columns +x (left).
+AFFINE = np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0],
+                   [0.0, 0.0, 0.0, 1.0]])
+WALL_ROW = 45                                   # posterior-most row of the body
+TRACT = (slice(18, 21), slice(None), slice(48, 51))   # lateral: through the left pedicle
+
+
+def _body(dent_rows: int = 0) -> Body:
+    """A box body; ``dent_rows`` in front of its wall left out where the tract enters."""
+    mask = np.zeros(SHAPE, dtype=bool)
+    mask[10:30, 15:WALL_ROW + 1, 15:55] = True
+    if dent_rows:
+        mask[TRACT[0], WALL_ROW + 1 - dent_rows:WALL_ROW + 1, TRACT[2]] = False
+    box = (slice(0, SHAPE[0]), slice(0, SHAPE[1]), slice(0, SHAPE[2]))
+    return body_from_mask(mask, box, AFFINE, SHAPE)
+
+
+def _sites(cement: np.ndarray, body: Body) -> np.ndarray:
+    return classify_leaks(cement, [body], AFFINE, search_mm=20.0).sites
+
+
+def test_tract_cement_just_in_front_of_the_wall_is_tract() -> None:
+    # The finder stopped 3 mm short of the wall where the tract enters the body: the
+    # tract's cement runs from the pedicle (behind the wall) into that dent.
+    body = _body(dent_rows=3)
+    cement = np.zeros(SHAPE, dtype=bool)
+    cement[TRACT[0], WALL_ROW - 2:WALL_ROW + 12, TRACT[2]] = True
+    outside = cement & ~body.full_mask(SHAPE)
+    assert np.all(_sites(cement, body)[outside] == LEAK_SITE_CODES[LeakSite.NEEDLE_TRACT])
+
+
+def test_disc_leak_near_the_wall_stays_disc() -> None:
+    cement = np.zeros(SHAPE, dtype=bool)
+    front = WALL_ROW - int(TRACT_FRONT_MM) + 1
+    cement[30:34, front:WALL_ROW + 1, 30:40] = True   # above the body, by the wall
+    assert np.all(_sites(cement, _body())[cement] == LEAK_SITE_CODES[LeakSite.DISC])
