@@ -1,8 +1,9 @@
 """One series in, the result record and its masks out (spec: the whole measurement).
 
 Steps: volume (int16 HU + affine) -> cement and metal -> the vertebral body around each
-large cement piece (a treated level holds >= ``min_cement_ml`` of cement), with the cement
-between its endplates and the cement straddling its surface taken in ->
+large cement piece (a treated level holds >= ``min_cement_ml`` of cement), its endplates
+placed between thick slices, the cement between its endplates and the cement straddling
+its surface taken in ->
 extravertebral cement by location -> numbers per level (``measure_level``) -> flags.
 Everything heavy works on boxes around the cement and the bodies, never on float copies
 of the whole volume.
@@ -23,6 +24,7 @@ from scipy import ndimage
 from node.analysis.bodies import Body, BodySource, FirstPlausible
 from node.analysis.cement import CementFinding, find_cement
 from node.analysis.enclosed import with_enclosed_cement
+from node.analysis.endplates import with_endplates_between_slices
 from node.analysis.flood import FloodBodySource
 from node.analysis.leaks import classify_leaks
 from node.analysis.levels import name_levels
@@ -99,8 +101,9 @@ def analyze_volume(volume: CtVolume, params: Parameters, *, software_version: st
     source = body_source or FirstPlausible([FloodBodySource(), ShellBodySource()])
     t0 = time.perf_counter()
     cement = find_cement(volume.hu, volume.affine, params)
-    found = [with_enclosed_cement(body, cement.mask, volume.shape)
-             for body in _treated_bodies(volume, cement, source, params)]
+    found = [with_enclosed_cement(
+        with_endplates_between_slices(body, volume.hu, volume.affine, volume.shape),
+        cement.mask, volume.shape) for body in _treated_bodies(volume, cement, source, params)]
     bodies = _with_straddling_cement(found, cement.mask, volume.affine)
     leaks = classify_leaks(cement.mask, bodies, volume.affine, search_mm=params.leak_search_mm)
     t1 = time.perf_counter()
