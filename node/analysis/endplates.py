@@ -31,6 +31,7 @@ RIM_MM = 3.0
 CEMENT_HU = 1000.0
 MIN_COLUMNS = 30
 OUTLIER_SLICES = 0.75
+MIN_INLIERS = 0.5
 # Half the thickness of an endplate: its outer face lies beyond the plate's centre.
 HALF_PLATE_MM = 0.4
 
@@ -86,16 +87,16 @@ def _set_end(mask: BoolArray, values: npt.NDArray[np.float32], spacing: FloatArr
     all_rows, all_cols = np.nonzero(columns)
     outer = (_quadratic(all_rows * spacing[1], all_cols * spacing[2]) @ coef
              + toward_end * HALF_PLATE_MM / spacing[0])
-    # The last slice whose centre lies inside the outer face, one slice from the found
-    # end at most; the body grows only where its plate was looked for.
-    wanted = np.floor(outer) if toward_end > 0 else np.ceil(outer)
+    # Nothing beyond the plate's outer face stays (a disc flooded through the endplate
+    # included); the body grows by one slice at most, only where its plate was seen.
+    wanted = (np.floor(outer) if toward_end > 0 else np.ceil(outer)).astype(np.int64)
     old_end = ends[all_rows, all_cols]
-    step = np.clip((wanted - old_end) * toward_end, -1, 1).astype(np.int64)
-    step[(step > 0) & ~interior[all_rows, all_cols]] = 0
-    trim, grow = step < 0, step > 0
-    mask[old_end[trim], all_rows[trim], all_cols[trim]] = False
-    new = np.clip(old_end[grow] + toward_end, 0, n - 1)
-    mask[new, all_rows[grow], all_cols[grow]] = True
+    k = np.arange(n)[:, None]
+    column_masks = mask[:, all_rows, all_cols]
+    column_masks &= (k - wanted[None, :]) * toward_end <= 0
+    grow = ((wanted - old_end) * toward_end > 0) & interior[all_rows, all_cols]
+    column_masks[np.clip(old_end + toward_end, 0, n - 1)[grow], np.flatnonzero(grow)] = True
+    mask[:, all_rows, all_cols] = column_masks
 
 
 def _column_ends(mask: BoolArray, toward_end: int) -> npt.NDArray[np.int64]:
@@ -128,7 +129,8 @@ def _plate_slices(values: npt.NDArray[np.float32], ends: npt.NDArray[np.int64],
 
 
 def _fitted_quadratic(y: FloatArray, x: FloatArray, k: FloatArray) -> FloatArray | None:
-    """Coefficients of a quadratic surface k(y, x), refitted twice without outliers."""
+    """Coefficients of a quadratic surface k(y, x), refitted twice without outliers;
+    None when too few plates lie on it."""
     keep = np.ones(len(k), dtype=bool)
     coef = np.zeros(6)
     for _ in range(3):
@@ -137,6 +139,9 @@ def _fitted_quadratic(y: FloatArray, x: FloatArray, k: FloatArray) -> FloatArray
         coef = np.asarray(np.linalg.lstsq(_quadratic(y[keep], x[keep]), k[keep], rcond=None)[0],
                           dtype=np.float64)
         keep = np.abs(_quadratic(y, x) @ coef - k) <= OUTLIER_SLICES
+    # A surface that most plates do not lie on is no endplate.
+    if np.count_nonzero(keep) < MIN_INLIERS * len(k):
+        return None
     return np.asarray(coef, dtype=np.float64)
 
 
