@@ -108,6 +108,20 @@ def body_from_mask(mask: BoolArray, box: tuple[slice, slice, slice], local: Floa
                 posterior_wall_mm=wall_mm, half_width_mm=half_width, touches_fov_edge=touches)
 
 
+def with_new_mask(body: Body, mask: BoolArray, shape: tuple[int, ...], *,
+                  box: tuple[slice, slice, slice] | None = None,
+                  box_affine: FloatArray | None = None) -> Body:
+    """``body`` with ``mask`` (on ``box``, its own box by default), its posterior wall kept.
+
+    Steps that add cement to a body or move its endplates must not move the wall: the
+    leak sites behind it are classified against it.
+    """
+    wall_point = body.centre_mm + body.posterior_wall_mm * body.posterior
+    return body_from_mask(mask, box or body.box,
+                          body.box_affine if box_affine is None else box_affine, shape,
+                          wall_point_mm=wall_point)
+
+
 def plausible(body: Body, affine: FloatArray, *, volume_ml: tuple[float, float],
               height_mm: tuple[float, float]) -> bool:
     """Whether the body's volume and its height along its own axis are in range."""

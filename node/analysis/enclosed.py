@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from node.analysis.bodies import Body, body_from_mask
+from node.analysis.bodies import Body, with_new_mask
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -43,9 +43,7 @@ def with_enclosed_cement(body: Body, cement: BoolArray, shape: tuple[int, ...]) 
     taken = between & cement[body.box] & ~body.mask
     if not taken.any():
         return body
-    wall_point = body.centre_mm + body.posterior_wall_mm * body.posterior
-    return body_from_mask(body.mask | taken, body.box, body.box_affine, shape,
-                          wall_point_mm=wall_point)
+    return with_new_mask(body, body.mask | taken, shape)
 
 
 def _between_ends(mask: BoolArray, *, axis: int) -> BoolArray:

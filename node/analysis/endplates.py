@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from node.analysis.bodies import Body, body_from_mask
+from node.analysis.bodies import Body, with_new_mask
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -68,8 +68,7 @@ def with_endplates_between_slices(body: Body, hu: npt.NDArray[np.int16],
         _set_end(mask, values, spacing, toward_end)
     if np.array_equal(mask, body.mask) or not mask.any():
         return body
-    wall_point = body.centre_mm + body.posterior_wall_mm * body.posterior
-    return body_from_mask(mask, body.box, body.box_affine, shape, wall_point_mm=wall_point)
+    return with_new_mask(body, mask, shape)
 
 
 def _set_end(mask: BoolArray, values: npt.NDArray[np.float32], spacing: FloatArray,

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from node.analysis.bodies import Body, body_from_mask
+from node.analysis.bodies import Body, with_new_mask
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -53,8 +53,7 @@ def with_straddling_cement(body: Body, cement: BoolArray, affine: FloatArray,
         return body
     local = affine.copy()
     local[:3, 3] = affine[:3, :3] @ [s.start for s in box] + affine[:3, 3]
-    wall_point = body.centre_mm + body.posterior_wall_mm * body.posterior
-    return body_from_mask(inner | pieces, box, local, cement.shape, wall_point_mm=wall_point)
+    return with_new_mask(body, inner | pieces, cement.shape, box=box, box_affine=local)
 
 
 def _in_box(bodies: Sequence[Body], box: tuple[slice, slice, slice]) -> BoolArray:
