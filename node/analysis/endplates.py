@@ -90,17 +90,14 @@ def _set_end(mask: BoolArray, values: npt.NDArray[np.float32], spacing: FloatArr
     outer = (_quadratic(all_rows * spacing[1], all_cols * spacing[2]) @ coef
              + toward_end * HALF_PLATE_MM / spacing[0])
     # Nothing beyond the plate's outer face stays (a disc flooded through the endplate
-    # included); a column grows by one slice at most, never into cement (cement beyond
-    # the plate has leaked through it).
+    # included); the body grows by one slice at most, only where its plate was seen.
     wanted = (np.floor(outer) if toward_end > 0 else np.ceil(outer)).astype(np.int64)
     old_end = ends[all_rows, all_cols]
     k = np.arange(n)[:, None]
     column_masks = mask[:, all_rows, all_cols]
     column_masks &= (k - wanted[None, :]) * toward_end <= 0
-    next_slice = np.clip(old_end + toward_end, 0, n - 1)
-    grow = ((wanted - old_end) * toward_end > 0) & (
-        values[next_slice, all_rows, all_cols] < CEMENT_HU)
-    column_masks[next_slice[grow], np.flatnonzero(grow)] = True
+    grow = ((wanted - old_end) * toward_end > 0) & interior[all_rows, all_cols]
+    column_masks[np.clip(old_end + toward_end, 0, n - 1)[grow], np.flatnonzero(grow)] = True
     mask[:, all_rows, all_cols] = column_masks
 
 
