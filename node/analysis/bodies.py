@@ -117,7 +117,7 @@ def with_new_mask(body: Body, mask: BoolArray, shape: tuple[int, ...], *,
     leak sites behind it are classified against it.
     """
     wall_point = body.centre_mm + body.posterior_wall_mm * body.posterior
-    return body_from_mask(mask, box or body.box,
+    return body_from_mask(mask, body.box if box is None else box,
                           body.box_affine if box_affine is None else box_affine, shape,
                           wall_point_mm=wall_point)
 

@@ -90,7 +90,8 @@ def _set_end(mask: BoolArray, values: npt.NDArray[np.float32], spacing: FloatArr
     outer = (_quadratic(all_rows * spacing[1], all_cols * spacing[2]) @ coef
              + toward_end * HALF_PLATE_MM / spacing[0])
     # Nothing beyond the plate's outer face stays (a disc flooded through the endplate
-    # included); the body grows by one slice at most, only where its plate was seen.
+    # included); a column grows by one slice at most, only inside the rim, where the
+    # plate was looked for.
     wanted = (np.floor(outer) if toward_end > 0 else np.ceil(outer)).astype(np.int64)
     old_end = ends[all_rows, all_cols]
     k = np.arange(n)[:, None]

@@ -101,9 +101,8 @@ def analyze_volume(volume: CtVolume, params: Parameters, *, software_version: st
     source = body_source or FirstPlausible([FloodBodySource(), ShellBodySource()])
     t0 = time.perf_counter()
     cement = find_cement(volume.hu, volume.affine, params)
-    found = [with_enclosed_cement(
-        with_endplates_between_slices(body, volume.hu, volume.affine, volume.shape),
-        cement.mask, volume.shape) for body in _treated_bodies(volume, cement, source, params)]
+    found = [_with_endplates_and_enclosed_cement(body, volume, cement)
+             for body in _treated_bodies(volume, cement, source, params)]
     bodies = _with_straddling_cement(found, cement.mask, volume.affine)
     leaks = classify_leaks(cement.mask, bodies, volume.affine, search_mm=params.leak_search_mm)
     t1 = time.perf_counter()
@@ -150,6 +149,14 @@ def _treated_bodies(volume: CtVolume, cement: CementFinding, source: BodySource,
         found.append(body)
     found.sort(key=lambda b: -float(b.centre_mm[2]))
     return found
+
+
+def _with_endplates_and_enclosed_cement(body: Body, volume: CtVolume,
+                                        cement: CementFinding) -> Body:
+    """The finder's body with its endplates placed between thick slices, then the cement
+    lying between them taken in."""
+    placed = with_endplates_between_slices(body, volume.hu, volume.affine, volume.shape)
+    return with_enclosed_cement(placed, cement.mask, volume.shape)
 
 
 def _with_straddling_cement(bodies: list[Body], cement: npt.NDArray[np.bool_],
