@@ -60,6 +60,12 @@ class Body:
     half_width_mm: float
     touches_fov_edge: bool = False
 
+    @property
+    def axis_on_grid(self) -> int:
+        """The axis of the voxel grid closest to the body's superior axis."""
+        edges = self.box_affine[:3, :3]
+        return int(np.argmax(np.abs(self.superior @ edges) / np.linalg.norm(edges, axis=0)))
+
     def full_mask(self, shape: tuple[int, int, int]) -> BoolArray:
         """The body on the whole volume grid."""
         out = np.zeros(shape, dtype=bool)

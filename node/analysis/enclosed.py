@@ -37,9 +37,7 @@ def with_enclosed_cement(body: Body, cement: BoolArray, shape: tuple[int, ...]) 
     notch: a notch of bone is the finder's to answer for, and filling it would move the
     body's volume.
     """
-    edges = body.box_affine[:3, :3]
-    cosines = np.abs(body.superior @ edges) / np.linalg.norm(edges, axis=0)
-    between = _between_ends(body.mask, axis=int(np.argmax(cosines)))
+    between = _between_ends(body.mask, axis=body.axis_on_grid)
     taken = between & cement[body.box] & ~body.mask
     if not taken.any():
         return body

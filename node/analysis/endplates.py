@@ -59,8 +59,7 @@ def with_endplates_between_slices(body: Body, hu: npt.NDArray[np.int16],
     """
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     thick = spacing[0] >= max(THICK_SLICE_MM, THICK_SLICE_RATIO * float(spacing[1:].max()))
-    cosines = np.abs(body.superior @ affine[:3, :3]) / spacing
-    if not thick or int(np.argmax(cosines)) != 0:
+    if not thick or body.axis_on_grid != 0:
         return body
     values = hu[body.box].astype(np.float32)
     mask = body.mask.copy()

@@ -110,7 +110,7 @@ def classify_leaks(cement: BoolArray, bodies: Sequence[Body], affine: FloatArray
     sub_sites = sites[box]
     for i, body in enumerate(bodies):
         idx = np.argwhere(owner == i)
-        codes = _tract_reaching_wall(_site_codes(idx, body, local), idx, body, local, pieces)
+        codes = _site_codes(idx, body, local, pieces)
         sub_labels[tuple(idx.T)] = i + 1
         sub_sites[tuple(idx.T)] = codes
         volumes = {site: float(np.count_nonzero(codes == LEAK_SITE_CODES[site])) * voxel_ml
@@ -146,9 +146,10 @@ def _frame_coords(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray) ->
     return np.asarray(pts @ axes, dtype=np.float64)
 
 
-def _site_codes(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray
-                ) -> npt.NDArray[np.uint8]:
-    """LEAK_SITE_CODES for cement voxels ``idx`` (box grid) attributed to ``body``."""
+def _site_codes(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray,
+                pieces: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
+    """LEAK_SITE_CODES for cement voxels ``idx`` (box grid) attributed to ``body``;
+    ``pieces`` labels the outside cement's connected pieces on the same grid."""
     codes = np.full(len(idx), LEAK_SITE_CODES[LeakSite.PARAVERTEBRAL], dtype=np.uint8)
     if len(idx) == 0:
         return codes
@@ -159,30 +160,16 @@ def _site_codes(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray
     behind = (post > wall) & (post <= wall + max(CANAL_DEPTH_MM, PEDICLE_REACH_MM))
     canal = behind & (lat <= canal_half) & (post <= wall + CANAL_DEPTH_MM)
     tract = behind & ~canal & (lat <= body.half_width_mm + 3.0) & (post <= wall + PEDICLE_REACH_MM)
+    # The needle enters the body through the wall at the pedicle base, where the wall is
+    # found to within TRACT_FRONT_MM: the tract's cement up to the body is no leak.
+    of_piece = pieces[tuple(idx.T)]
+    joined = np.isin(of_piece, np.unique(of_piece[tract]))
+    tract |= joined & ~canal & (post > wall - TRACT_FRONT_MM)
     disc = ~behind & (post <= wall) & _in_footprint(coords, body)
     codes[disc] = LEAK_SITE_CODES[LeakSite.DISC]
     codes[canal] = LEAK_SITE_CODES[LeakSite.CANAL]
     codes[tract] = LEAK_SITE_CODES[LeakSite.NEEDLE_TRACT]
     return codes
-
-
-def _tract_reaching_wall(codes: npt.NDArray[np.uint8], idx: npt.NDArray[np.int64], body: Body,
-                         affine: FloatArray, pieces: npt.NDArray[np.int32]
-                         ) -> npt.NDArray[np.uint8]:
-    """Cement joined to a needle tract that lies just in front of the posterior wall
-    belongs to the tract.
-
-    The needle enters the body through the wall at the pedicle base, where the wall is
-    found to within TRACT_FRONT_MM; the tract's cement up to the body is not a leak.
-    """
-    tract = LEAK_SITE_CODES[LeakSite.NEEDLE_TRACT]
-    of_piece = pieces[tuple(idx.T)]
-    with_tract = np.isin(of_piece, np.unique(of_piece[codes == tract]))
-    post = _frame_coords(idx, body, affine)[:, 1]
-    near_wall = post > body.posterior_wall_mm - TRACT_FRONT_MM
-    out = codes.copy()
-    out[with_tract & near_wall & (codes != LEAK_SITE_CODES[LeakSite.CANAL])] = tract
-    return out
 
 
 def _in_footprint(coords: FloatArray, body: Body) -> BoolArray:
