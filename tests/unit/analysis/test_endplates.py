@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from node.analysis.bodies import Body, body_from_mask
 from node.analysis.endplates import with_endplates_between_slices
@@ -68,3 +69,32 @@ def test_thin_slices_are_left_alone() -> None:
     body = body_from_mask(found, (slice(0, SLICES), slice(0, ROWS), slice(0, COLS)), thin,
                           found.shape)
     assert with_endplates_between_slices(body, hu, thin, hu.shape) is body
+
+
+def _flat_plate_column(top_mm: float) -> np.ndarray:
+    """HU of the slices of one column whose upper endplate is flat, its outer face at
+    ``top_mm``, seen through a Gaussian slice profile as wide as the slice (FWHM)."""
+    z = (np.arange(int(SLICES * SLICE_MM / FINE_MM)) + 0.5) * FINE_MM
+    in_body = (z > 7.0) & (z <= top_mm)
+    plate = (z > top_mm - PLATE_MM) | (z < 7.0 + PLATE_MM)
+    fine = np.where(in_body, np.where(plate, PLATE, MARROW), DISC)
+    fine = ndimage.gaussian_filter1d(fine, SLICE_MM / 2.355 / FINE_MM, mode="nearest")
+    per = int(SLICE_MM / FINE_MM)
+    return np.asarray(fine[per // 2::per], dtype=np.float64)
+
+
+def test_a_flat_plate_is_placed_within_its_slice() -> None:
+    # A plate parallel to the slices makes no steps to fit: where it lies within its
+    # slice is read from the brightness it spreads into the neighbouring slices.
+    inside = np.zeros((ROWS, COLS), dtype=bool)
+    inside[10:70, 10:70] = True
+    centres = (np.arange(SLICES) + 0.5) * SLICE_MM
+    tops = np.arange(25.0, 27.5, 0.1)
+    right = 0
+    for top in tops:
+        hu = np.where(inside, _flat_plate_column(top)[:, None, None], DISC).astype(np.int16)
+        found = inside & (hu > 0.5 * (MARROW + DISC))
+        after = with_endplates_between_slices(_body(found), hu, AFFINE, hu.shape)
+        right += int(np.flatnonzero(after.mask[:, 40, 40]).max()
+                     == np.flatnonzero(centres <= top).max())
+    assert right >= len(tops) - 2
