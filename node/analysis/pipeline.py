@@ -12,8 +12,10 @@ of the whole volume.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +52,8 @@ TREATED_DEPTH_MM = 3.0
 # A seed this close to a body found already is cement of that body (a piece that reaches
 # its shell) or a leak from it; the next body is a disc and two endplates away.
 SAME_BODY_MM = 3.0
+# Each body being looked for holds a few hundred MB of grids.
+MAX_WORKERS = 4
 
 
 @dataclass(slots=True)
@@ -64,7 +68,7 @@ class Timings:
 
 def analyze_series(datasets: Sequence[Dataset], params: Parameters, *,
                    software_version: str, body_source: BodySource | None = None,
-                   timings: Timings | None = None) -> Analysis:
+                   timings: Timings | None = None, workers: int | None = None) -> Analysis:
     """Analyse one CT series: the result record with the masks it was measured on.
 
     Parameters
@@ -80,6 +84,9 @@ def analyze_series(datasets: Sequence[Dataset], params: Parameters, *,
         :class:`ShellBodySource` where its body is mostly cement.
     timings : Timings, optional
         Filled with the time of each step when given.
+    workers : int, optional
+        Bodies looked for at once (threads); by default one per CPU, at most
+        ``MAX_WORKERS``. The result does not depend on it.
 
     Raises
     ------
@@ -91,18 +98,19 @@ def analyze_series(datasets: Sequence[Dataset], params: Parameters, *,
     if timings is not None:
         timings.read = time.perf_counter() - start
     return analyze_volume(volume, params, software_version=software_version,
-                          body_source=body_source, timings=timings)
+                          body_source=body_source, timings=timings, workers=workers)
 
 
 def analyze_volume(volume: CtVolume, params: Parameters, *, software_version: str,
                    body_source: BodySource | None = None,
-                   timings: Timings | None = None) -> Analysis:
+                   timings: Timings | None = None, workers: int | None = None) -> Analysis:
     """Analyse a loaded volume (see :func:`analyze_series`)."""
     source = body_source or FirstPlausible([FloodBodySource(), ShellBodySource()])
     t0 = time.perf_counter()
     cement = find_cement(volume.hu, volume.affine, params)
     found = [_with_endplates_and_enclosed_cement(body, volume, cement)
-             for body in _treated_bodies(volume, cement, source, params)]
+             for body in _treated_bodies(volume, cement, source, params,
+                                         workers or min(os.cpu_count() or 1, MAX_WORKERS))]
     bodies = _with_straddling_cement(found, cement.mask, volume.affine)
     leaks = classify_leaks(cement.mask, bodies, volume.affine, search_mm=params.leak_search_mm)
     t1 = time.perf_counter()
@@ -131,22 +139,39 @@ def analyze_volume(volume: CtVolume, params: Parameters, *, software_version: st
 
 
 def _treated_bodies(volume: CtVolume, cement: CementFinding, source: BodySource,
-                    params: Parameters) -> list[Body]:
-    """The body around each large cement piece that holds enough cement, cranial first."""
+                    params: Parameters, workers: int) -> list[Body]:
+    """The body around each large cement piece that holds enough cement, cranial first.
+
+    Seeds are taken largest first; a seed next to a body found already is that body's.
+    The bodies of the next ``workers`` seeds that no body holds yet are looked for at
+    once (the finders release the GIL in their array work); a body whose seed turns out
+    to lie next to one found for an earlier seed of the same round is dropped, so the
+    result is the one-at-a-time result.
+    """
     voxel_ml = voxel_volume_ml(volume.affine)
     found: list[Body] = []
-    for seed in cement.seeds:
-        if any(_near_body(body, seed, SAME_BODY_MM) for body in found):
-            continue
-        body = source.body_at(volume.hu, volume.affine, seed, cement=cement.mask)
-        if body is None:
-            logger.debug("no vertebral body around cement at index %s", np.round(seed, 1))
-            continue
-        if _inner_cement_ml(body, cement, voxel_ml) < params.min_cement_ml:
-            continue
-        if any(_overlap(body, other) >= SAME_BODY_OVERLAP for other in found):
-            continue
-        found.append(body)
+    pending = list(cement.seeds)
+
+    def find(seed: FloatArray) -> Body | None:
+        return source.body_at(volume.hu, volume.affine, seed, cement=cement.mask)
+
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        while pending:
+            pending = [s for s in pending if not any(_near_body(b, s, SAME_BODY_MM)
+                                                     for b in found)]
+            batch, pending = pending[:max(workers, 1)], pending[max(workers, 1):]
+            for seed, body in zip(batch, pool.map(find, batch), strict=True):
+                if any(_near_body(b, seed, SAME_BODY_MM) for b in found):
+                    continue
+                if body is None:
+                    logger.debug("no vertebral body around cement at index %s",
+                                 np.round(seed, 1))
+                    continue
+                if _inner_cement_ml(body, cement, voxel_ml) < params.min_cement_ml:
+                    continue
+                if any(_overlap(body, other) >= SAME_BODY_OVERLAP for other in found):
+                    continue
+                found.append(body)
     found.sort(key=lambda b: -float(b.centre_mm[2]))
     return found
 

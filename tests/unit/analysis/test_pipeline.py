@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from node.analysis.bodies import body_from_mask
 from node.analysis.pipeline import analyze_volume
 from node.analysis.types import Flag, Parameters
 from node.analysis.volume import CtVolume
@@ -91,3 +92,42 @@ def test_leak_beside_the_body_is_paravertebral() -> None:
     assert extra.paravertebral == pytest.approx(lump_ml, rel=0.35)
     assert extra.disc == pytest.approx(0.0, abs=0.02)
     assert analysis.result.levels[0].leakage
+
+
+
+class _TruthBodies:
+    """The segment's own body around a seed (the finder is not what is tested here)."""
+
+    def __init__(self, seg: synth.Segment) -> None:
+        self.seg, self.calls = seg, 0
+
+    def body_at(self, hu, affine, seed, *, cement):
+        self.calls += 1
+        idx = tuple(np.rint(seed).astype(int))
+        mask = next(b for b in self.seg.bodies if b[idx])
+        box = tuple(slice(0, n) for n in mask.shape)
+        return body_from_mask(mask, box, affine, mask.shape)
+
+
+def test_bodies_looked_for_at_once_give_the_one_at_a_time_result() -> None:
+    # Two treated levels, the lower one injected from both sides (two seeds in one
+    # body): with three workers all three seeds are worked on in one round, and the
+    # second seed of the lower body must still be taken as that body's.
+    upper = ((0.0, -2.0, synth.body_centres_z()[0]), (9.0, 6.0, 5.0))
+    left = ((-9.0, -2.0, 0.0), (5.0, 5.0, 4.0))
+    right = ((9.0, -2.0, 0.0), (4.5, 4.5, 4.0))
+    seg = synth.make_segment(seed=5, cement=[upper, left, right])
+    volume = CtVolume(hu=seg.hu, affine=seg.affine,
+                      sop_instance_uids=tuple(f"1.2.3.{i}" for i in range(seg.hu.shape[0])),
+                      series_instance_uid="1.2.3", study_instance_uid="1.2",
+                      slice_thickness_mm=synth.SPACING[0])
+    results = []
+    for workers in (1, 3):
+        source = _TruthBodies(seg)
+        results.append(analyze_volume(volume, PARAMS, software_version="test",
+                                      body_source=source, workers=workers))
+        assert source.calls == (2 if workers == 1 else 3)   # the third seed: only at once
+    one, many = results
+    assert len(one.result.levels) == 2
+    assert many.result == one.result
+    assert np.array_equal(many.body_labels, one.body_labels)
