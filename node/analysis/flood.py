@@ -83,6 +83,10 @@ SHELL_PROBE_MM = 0.5
 SHELL_PROBE_VOXELS = 0.25
 SHELL_MIN_HU = 400.0
 SHELL_SEARCH_MM = (2.0, 3.0)
+# Balls up to this radius (voxels) are dilated with a structure: exact, and several times
+# faster than a distance transform of the grid.
+SMALL_BALL_VOXELS = 6.0
+GAUSS_TRUNCATE = 4.0
 # Cement deeper than this inside its piece is certainly in the body it was injected into.
 INSIDE_DEPTH_MM = 2.0
 # A flooded disc is cut off beyond the plane of the endplate found on at least
@@ -145,6 +149,17 @@ class _Grid:
     def points(self, mask: BoolArray) -> FloatArray:
         idx = np.argwhere(mask).astype(np.float64)
         return np.asarray(idx[:, ::-1] * self.step + self.origin, dtype=np.float64)
+
+    def offsets(self, origin: FloatArray, box: tuple[slice, ...] | None = None
+                ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """x, y and z of the grid points (of ``box``) minus ``origin``, as arrays that
+        broadcast over (k, j, i): coordinates without a (N, 3) array of every point."""
+        box = box or tuple(slice(0, n) for n in self.shape)
+        ranges = [np.arange(b.start, b.stop, dtype=np.float64) * self.step
+                  + self.origin[axis] - origin[axis]
+                  for axis, b in zip((2, 1, 0), box, strict=True)]
+        z, y, x = ranges
+        return x[None, None, :], y[None, :, None], z[:, None, None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +252,8 @@ class FloodBodySource:
         # Other cement takes no side either: inside the body it is enclosed and filled
         # later; a leak outside the shell must not carry the body out with it.
         floodable = (~dark & ~(cem & ~inside)) | (markers > 0)
-        return np.asarray(watershed(elevation, markers, mask=floodable) == 1)
+        return _flooded_from(elevation, markers, floodable) == 1
+
 
     def _cut(self, basin: BoolArray, smooth: F32, native: _Native, cem: BoolArray,
              painted: BoolArray, grid: _Grid, marrow: float,
@@ -283,13 +299,14 @@ class FloodBodySource:
         if wall is None:
             logger.debug("no spinal canal found behind the body")
             return None
-        pts = grid.points(np.ones(grid.shape, dtype=bool)).reshape(*grid.shape, 3)
-        in_front = np.asarray((pts - frame.origin) @ frame.posterior <= wall, dtype=bool)
+        x, y, z = grid.offsets(frame.origin)
+        post = frame.posterior
+        in_front = np.asarray(x * post[0] + y * post[1] + z * post[2] <= wall, dtype=bool)
         region = _cut_at_endplates(region & in_front, plates, centre, grid.step)
         body = _component_at(_opened(region, p.opening_mm / grid.step), centre)
         if body is None:
             return None
-        return np.asarray(ndimage.binary_fill_holes(body), dtype=bool), in_front
+        return _holes_filled(body), in_front
 
     def _on_volume(self, mask: BoolArray, grid: _Grid, shape: tuple[int, ...],
                    affine: FloatArray) -> Body | None:
@@ -317,6 +334,23 @@ class FloodBodySource:
         p = self.params
         return plausible(body, affine, volume_ml=(p.min_volume_ml, p.max_volume_ml),
                          height_mm=(p.min_height_mm, p.max_height_mm))
+
+
+def _flooded_from(elevation: F32, markers: npt.NDArray[np.int32], floodable: BoolArray
+                  ) -> npt.NDArray[np.int32]:
+    """``watershed(elevation, markers, mask=floodable)``, with the markers' own interior
+    left out of the flooding.
+
+    A marker voxel with no unmarked floodable neighbour (6-connected, the watershed's
+    connectivity) never labels anything; leaving it out of the queue keeps the order of
+    every other entry, so the labels are the same (up to ties between markers of exactly
+    equal elevation, which the queue orders arbitrarily either way) at half the work or
+    less: most of the grid is certain outside.
+    """
+    open_ = floodable & (markers == 0)
+    front = (markers > 0) & ndimage.binary_dilation(open_, structure=_ball(1.0))
+    labels = watershed(elevation, np.where(front, markers, 0), mask=open_ | front)
+    return np.where(markers > 0, markers, labels)
 
 
 def _grid_around(centre_mm: FloatArray, step: float, half_mm: float) -> _Grid:
@@ -514,7 +548,11 @@ def _inside_marker(cem: BoolArray, centre: npt.NDArray[np.int64], radius: float,
     """The seed's cement piece without its thin outgrowths (leaks leave through the
     cortex in narrow channels), plus a ball at the seed."""
     ball = _ball_at(cem.shape, centre, radius)
-    deep = ndimage.distance_transform_edt(cem) * step >= INSIDE_DEPTH_MM
+    deep = np.zeros(cem.shape, dtype=bool)
+    if cem.any():
+        # One voxel of background around the cement keeps the depths exact.
+        box = _bounding_box(cem, 1)
+        deep[box] = ndimage.distance_transform_edt(cem[box]) * step >= INSIDE_DEPTH_MM
     core = _component_at(deep | ball, centre)
     if core is None:
         return ball
@@ -536,8 +574,28 @@ def _near(mask: BoolArray, radius: float) -> BoolArray:
         return mask.copy()
     box = _bounding_box(mask, int(np.ceil(radius)) + 1)
     out = np.zeros(mask.shape, dtype=bool)
-    out[box] = ndimage.distance_transform_edt(~mask[box]) <= radius
+    if radius <= SMALL_BALL_VOXELS:
+        out[box] = ndimage.binary_dilation(mask[box], structure=_ball(radius))
+    else:
+        out[box] = ndimage.distance_transform_edt(~mask[box]) <= radius
     return out
+
+
+def _holes_filled(mask: BoolArray) -> BoolArray:
+    """``binary_fill_holes`` on the mask's box with one voxel of background around it
+    (what lies outside the box reaches the border anyway)."""
+    out = np.zeros(mask.shape, dtype=bool)
+    if mask.any():
+        box = _bounding_box(mask, 1)
+        out[box] = ndimage.binary_fill_holes(mask[box])
+    return out
+
+
+def _ball(radius: float) -> BoolArray:
+    """Offsets within ``radius`` (voxels): the structure of a Euclidean dilation."""
+    k = int(np.floor(radius))
+    z, y, x = np.mgrid[-k:k + 1, -k:k + 1, -k:k + 1]
+    return np.asarray(z * z + y * y + x * x <= radius * radius, dtype=bool)
 
 
 def _bounding_box(mask: BoolArray, pad: int) -> tuple[slice, ...]:
@@ -569,11 +627,14 @@ def _inpaint(data: F32, painted: BoolArray, step: float) -> F32:
     todo = painted.copy()
     for sigma_mm in (1.5, 3.0, 6.0, 12.0):
         sigma = sigma_mm / step
-        num = ndimage.gaussian_filter(data * weight, sigma)
-        den = ndimage.gaussian_filter(weight, sigma)
-        ok = todo & (den > 0.05)
-        out[ok] = num[ok] / den[ok]
-        todo &= ~ok
+        # The filters reach GAUSS_TRUNCATE sigma: on a box that much wider than what is
+        # left to fill, the values there are those of the whole grid.
+        box = _bounding_box(todo, int(np.ceil(GAUSS_TRUNCATE * sigma)) + 1)
+        num = ndimage.gaussian_filter(data[box] * weight[box], sigma, truncate=GAUSS_TRUNCATE)
+        den = ndimage.gaussian_filter(weight[box], sigma, truncate=GAUSS_TRUNCATE)
+        ok = todo[box] & (den > 0.05)
+        out[box][ok] = num[ok] / den[ok]
+        todo[box] &= ~ok
         if not todo.any():
             break
     return out
@@ -586,7 +647,11 @@ def _opened(mask: BoolArray, radius: float) -> BoolArray:
     # Outside the box everything is background: one voxel of it keeps the distances exact.
     box = _bounding_box(mask, 1)
     core = np.zeros(mask.shape, dtype=bool)
-    core[box] = ndimage.distance_transform_edt(mask[box]) > radius
+    if radius <= SMALL_BALL_VOXELS:
+        # What lies beyond the grid is no background to a distance transform either.
+        core[box] = ndimage.binary_erosion(mask[box], structure=_ball(radius), border_value=1)
+    else:
+        core[box] = ndimage.distance_transform_edt(mask[box]) > radius
     return np.asarray(_near(core, radius) & mask, dtype=bool) if core.any() else core
 
 
@@ -859,13 +924,24 @@ def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: 
 
 def _star_mask(radius: FloatArray, grid: _Grid, frame: BodyFrame) -> BoolArray:
     """Grid voxels within ``radius`` (polar x azimuth table) of the frame origin."""
-    pts = grid.points(np.ones(grid.shape, dtype=bool)) - frame.origin
-    local = pts @ np.stack([frame.left, frame.posterior, frame.superior], axis=1)
-    dist = np.linalg.norm(local, axis=1)
-    theta = np.arccos(np.clip(local[:, 2] / np.maximum(dist, 1e-9), -1.0, 1.0))
-    phi = np.mod(np.arctan2(local[:, 1], local[:, 0]), 2.0 * np.pi)
+    out = np.zeros(grid.shape, dtype=bool)
+    # Only the cube of the largest radius can hold any.
+    centre = np.rint((frame.origin - grid.origin) / grid.step).astype(int)[::-1]
+    reach = int(np.ceil(float(radius.max()) / grid.step)) + 1
+    box = tuple(slice(max(c - reach, 0), min(c + reach + 1, n))
+                for c, n in zip(centre, grid.shape, strict=True))
+    if any(b.stop <= b.start for b in box):
+        return out
+    x, y, z = grid.offsets(frame.origin, box)
+    left, post, sup = (x * a[0] + y * a[1] + z * a[2]
+                       for a in (frame.left, frame.posterior, frame.superior))
+    dist = np.sqrt(left ** 2 + post ** 2 + sup ** 2)
+    theta = np.arccos(np.clip(sup / np.maximum(dist, 1e-9), -1.0, 1.0))
+    phi = np.mod(np.arctan2(post, left), 2.0 * np.pi)
     ti = theta / np.pi * POLAR_BINS - 0.5
     pi = phi / (2.0 * np.pi) * AZIMUTH_BINS
     padded = np.concatenate([radius, radius[:, :1]], axis=1)
-    limit = ndimage.map_coordinates(padded, np.stack([ti, pi]), order=1, mode="nearest")
-    return np.asarray((dist <= limit).reshape(grid.shape), dtype=bool)
+    limit = ndimage.map_coordinates(padded, np.stack([ti.ravel(), pi.ravel()]), order=1,
+                                    mode="nearest")
+    out[box] = dist <= limit.reshape(dist.shape)
+    return out

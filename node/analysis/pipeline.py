@@ -156,11 +156,12 @@ def _treated_bodies(volume: CtVolume, cement: CementFinding, source: BodySource,
         return source.body_at(volume.hu, volume.affine, seed, cement=cement.mask)
 
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        run = pool.map if workers > 1 else map   # one worker: in this thread (profilers)
         while pending:
             pending = [s for s in pending if not any(_near_body(b, s, SAME_BODY_MM)
                                                      for b in found)]
             batch, pending = pending[:max(workers, 1)], pending[max(workers, 1):]
-            for seed, body in zip(batch, pool.map(find, batch), strict=True):
+            for seed, body in zip(batch, run(find, batch), strict=True):
                 if any(_near_body(b, seed, SAME_BODY_MM) for b in found):
                     continue
                 if body is None:

@@ -63,3 +63,18 @@ def test_a_seed_next_to_a_found_body_belongs_to_it(gap_mm: float, same: bool) ->
     body = body_from_mask(mask, box, local, (40, 30, 30))   # 2 mm slices, 0.5 mm pixels
     seed = np.array([15.0, 15.0, 24.0 + gap_mm / 0.5])   # beyond the last column, in-plane
     assert _near_body(body, seed, 3.0) is same
+
+
+def test_flooding_without_the_markers_interior_labels_as_the_whole_watershed() -> None:
+    from skimage.segmentation import watershed
+
+    rng = np.random.default_rng(7)
+    elevation = ndimage.gaussian_filter(rng.random((40, 40, 40)), 2).astype(np.float32)
+    markers = np.zeros(elevation.shape, dtype=np.int32)
+    markers[:, :, :6] = 2                          # a thick certain outside
+    markers[[0, -1]] = 2
+    markers[18:23, 18:23, 18:23] = 1               # the seed, with an interior of its own
+    floodable = rng.random(elevation.shape) > 0.1
+    floodable[markers > 0] = True
+    whole = watershed(elevation, markers, mask=floodable)
+    np.testing.assert_array_equal(flood._flooded_from(elevation, markers, floodable), whole)
