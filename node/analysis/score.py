@@ -58,7 +58,11 @@ def _projected_pixels(idx: npt.NDArray[np.int64], through: int) -> npt.NDArray[n
     kept = [axis for axis in range(3) if axis != through]
     if len(idx) == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    return np.unique(idx[:, kept], axis=0)
+    # One integer per pixel: a 1-D unique sorts several times faster than rows.
+    pixels = idx[:, kept] - idx[:, kept].min(axis=0)
+    width = int(pixels[:, 1].max()) + 1
+    keys = np.unique(pixels[:, 0] * width + pixels[:, 1])
+    return np.stack([keys // width, keys % width], axis=1) + idx[:, kept].min(axis=0)
 
 
 def _projection_score(body_idx: npt.NDArray[np.int64], cement_idx: npt.NDArray[np.int64],
