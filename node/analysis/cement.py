@@ -135,11 +135,11 @@ def half_level(values: npt.NDArray[np.int16], cement: BoolArray, params: Paramet
 
 def _bright_box(hu: npt.NDArray[np.int16], level: float) -> tuple[slice, slice, slice] | None:
     """Bounding box of the voxels at or above ``level`` (cheap projections, no labelling)."""
-    bright = hu >= level
-    slices = np.flatnonzero(bright.any(axis=(1, 2)))
+    # Slice maxima first: a boolean copy of the whole volume costs more than the search.
+    slices = np.flatnonzero(hu.max(axis=(1, 2)) >= level)
     if slices.size == 0:
         return None
-    sub = bright[slices[0]:slices[-1] + 1]
+    sub = hu[slices[0]:slices[-1] + 1] >= level
     rows = np.flatnonzero(sub.any(axis=(0, 2)))
     cols = np.flatnonzero(sub.any(axis=(0, 1)))
     return (slice(int(slices[0]), int(slices[-1]) + 1), slice(int(rows[0]), int(rows[-1]) + 1),

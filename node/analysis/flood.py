@@ -600,11 +600,14 @@ def _ball(radius: float) -> BoolArray:
 
 def _bounding_box(mask: BoolArray, pad: int) -> tuple[slice, ...]:
     """The box around the mask's voxels, ``pad`` voxels wider on every side (clipped)."""
-    box = ndimage.find_objects(mask.astype(np.uint8))[0]
-    if box is None:
+    if not mask.any():
         raise ValueError("A bounding box needs a mask with at least one voxel; it is empty.")
-    return tuple(slice(max(b.start - pad, 0), min(b.stop + pad, n))
-                 for b, n in zip(box, mask.shape, strict=True))
+    out = []
+    for axis, n in enumerate(mask.shape):
+        others = tuple(a for a in range(mask.ndim) if a != axis)
+        hit = np.flatnonzero(mask.any(axis=others))
+        out.append(slice(max(int(hit[0]) - pad, 0), min(int(hit[-1]) + 1 + pad, n)))
+    return tuple(out)
 
 
 def _marrow_level(data: F32, cem: BoolArray, painted: BoolArray, step: float
