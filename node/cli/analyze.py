@@ -95,7 +95,8 @@ def analyze_path(path: Path, settings: Settings, *, series_uid: str | None = Non
 
 
 def _analyze(items: list[Dataset], settings: Settings) -> Analysis:
-    return analyze_series(items, settings.analysis, software_version=f"vfnode {__version__}")
+    return analyze_series(items, settings.analysis, software_version=f"vfnode {__version__}",
+                          workers=settings.jobs.analysis_threads or None)
 
 
 def write_analysis_results(path: Path, analyses: list[Analysis], out: Path,

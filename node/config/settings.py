@@ -62,12 +62,18 @@ class JobSettings:
     workers: int = 1
     max_attempts: int = 3
     poll_seconds: float = 1.0
+    # Threads of one analysis (the bodies of a multi-level study are looked for at
+    # once); 0: one per CPU, at most four.
+    analysis_threads: int = 0
 
     def __post_init__(self) -> None:
         if self.stable_seconds < 0:
             raise ValueError(f"stable_seconds must be >= 0. Found {self.stable_seconds}.")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1. Found {self.workers}.")
+        if self.analysis_threads < 0:
+            raise ValueError("analysis_threads must be >= 0 (0: one per CPU). "
+                             f"Found {self.analysis_threads}.")
 
 
 @dataclass(frozen=True, slots=True)

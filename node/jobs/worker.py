@@ -82,7 +82,8 @@ def run_job(job: queue.Job, ctx: JobContext) -> str:
             return _finish(ctx, job, [], None, f"not analysable: {undecodable}")
         try:
             analysis = analyze_series(chosen, ctx.settings.analysis,
-                                      software_version=__version__)
+                                      software_version=__version__,
+                                      workers=ctx.settings.jobs.analysis_threads or None)
         except UnusableSeriesError as exc:
             return _finish(ctx, job, [], None, f"not analysable: {exc}")
         objects = _build(ctx, analysis, chosen, job)

@@ -81,3 +81,8 @@ def test_bad_destination_refused(empty: Path) -> None:
 def test_parse_address() -> None:
     dest = parse_address("PACS@127.0.0.1:4242")
     assert (dest.ae_title, dest.host, dest.port) == ("PACS", "127.0.0.1", 4242)
+
+
+def test_negative_analysis_threads_refused(empty: Path) -> None:
+    with pytest.raises(ConfigError, match=r"analysis_threads must be >= 0 .* Found -1"):
+        load_settings(empty, environ={"VFNODE_JOBS_ANALYSIS_THREADS": "-1"})
