@@ -254,7 +254,6 @@ class FloodBodySource:
         floodable = (~dark & ~(cem & ~inside)) | (markers > 0)
         return _flooded_from(elevation, markers, floodable) == 1
 
-
     def _cut(self, basin: BoolArray, smooth: F32, native: _Native, cem: BoolArray,
              painted: BoolArray, grid: _Grid, marrow: float,
              centre: npt.NDArray[np.int64]) -> BoolArray | None:
