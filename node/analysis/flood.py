@@ -83,6 +83,14 @@ SHELL_PROBE_MM = 0.5
 SHELL_PROBE_VOXELS = 0.25
 SHELL_MIN_HU = 400.0
 SHELL_SEARCH_MM = (2.0, 3.0)
+# Cement up to an endplate: the flooding runs at most CEMENT_OVERRUN_MM beyond it, and
+# less than CEMENT_MIN_OVERRUN_MM is the edge's own uncertainty; the cement's blurred
+# edge still reads above a wall CEMENT_TAIL_MM (plus half a voxel) beyond its half-level.
+CEMENT_OVERRUN_MM = 4.0
+CEMENT_MIN_OVERRUN_MM = 1.0
+CEMENT_TAIL_MM = 1.0
+PLATE_CONE_DEG = 35.0
+PLATE_RESOLVED_MM = 1.25
 # Balls up to this radius (voxels) are dilated with a structure: exact, and several times
 # faster than a distance transform of the grid.
 SMALL_BALL_VOXELS = 6.0
@@ -283,7 +291,8 @@ class FloodBodySource:
         with_cement = _last_exit(on_rays)
         shell = _shell_beyond_cement(_first_exit(on_rays, radius), native, frame)
         radius = _cleaned(_with_cement_at_wall(radius, with_cement, shell))
-        radius = _cleaned(_outer_edges(radius, native, painted, grid, frame))
+        radius = _outer_edges(radius, native, painted, grid, frame)
+        radius = _cleaned(_at_cement_edge(radius, native, frame, marrow))
         # Thin spikes (a few directions through a gap, too many to be outliers near the
         # poles of the direction grid) are opened away.
         final = _opened(_star_mask(radius, grid, frame) & in_front, SPIKE_MM / grid.step)
@@ -922,6 +931,45 @@ def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: 
     frac = np.clip((p0 - level) / np.maximum(p0 - p1, 1e-3), 0.0, 1.0)
     edge = radius + offsets[j - 1] + frac * h
     return np.asarray(np.where(ok, edge, radius), dtype=np.float64)
+
+
+def _at_cement_edge(radius: FloatArray, native: _Native, frame: BodyFrame, marrow: float
+                    ) -> FloatArray:
+    """Radii toward an endplate that run on beyond the cement's edge through no wall,
+    moved back to that edge.
+
+    Cement injected up to an endplate hides the thin plate in the blur of its own edge,
+    and its painted halo hides the plate from the flooding, which then runs on into a
+    disc as dark as the marrow (1-3 mm on thin slices). Where a ray toward an endplate
+    leaves the cement within CEMENT_OVERRUN_MM of the surface and meets no wall between
+    the cement's blurred edge and the surface, the surface is the cement's edge (the
+    half-level between the cement and the marrow). Cement that ends inside the body has
+    the plate beyond it, a wall; toward the side walls the shell stays visible beside
+    cement, so only directions within PLATE_CONE_DEG of the body's axis are moved, and
+    only where the voxels along them are thin enough (PLATE_RESOLVED_MM) to show a plate.
+    """
+    h = EDGE_STEP_MM
+    offsets, pts = _around(radius, (CEMENT_OVERRUN_MM, EDGE_SEARCH_MM[1]), frame)
+    prof = native.sample(pts)
+    n = len(offsets)
+    before = offsets <= 0.0
+    has_cement = np.any((prof >= CEMENT_EDGE_HU) & before, axis=-1)
+    level = 0.5 * (np.max(np.where(before, prof, -np.inf), axis=-1) + marrow)
+    above = prof >= level[..., None]
+    last = np.minimum(n - 1 - np.argmax(above[..., ::-1], axis=-1), n - 2)
+    p0, p1 = _along(prof, last), _along(prof, last + 1)
+    edge = offsets[last] + np.clip((p0 - level) / np.maximum(p0 - p1, 1e-3), 0.0, 1.0) * h
+    per_mm = np.abs(_directions(frame) @ native.to_index[:3, :3].T).max(axis=-1)
+    clear_from = edge + CEMENT_TAIL_MM + 0.5 / per_mm
+    stretch = (offsets >= clear_from[..., None]) & (offsets <= EDGE_PEAK_BEYOND_MM)
+    walled = np.any(stretch & (prof >= max(marrow + WALL_RISE_HU, WALL_MIN_HU)), axis=-1)
+    theta = (np.arange(POLAR_BINS) + 0.5) * 180.0 / POLAR_BINS
+    toward_plate = (np.minimum(theta, 180.0 - theta) <= PLATE_CONE_DEG)[:, None]
+    # On thick voxels a plate is not resolved beside cement: its absence says nothing.
+    resolved = 1.0 / per_mm <= PLATE_RESOLVED_MM
+    snap = (has_cement & (edge <= -CEMENT_MIN_OVERRUN_MM) & stretch.any(axis=-1) & ~walled
+            & toward_plate & resolved)
+    return np.asarray(np.where(snap, radius + edge, radius), dtype=np.float64)
 
 
 def _star_mask(radius: FloatArray, grid: _Grid, frame: BodyFrame) -> BoolArray:

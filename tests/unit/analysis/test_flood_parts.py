@@ -78,3 +78,39 @@ def test_flooding_without_the_markers_interior_labels_as_the_whole_watershed() -
     floodable[markers > 0] = True
     whole = watershed(elevation, markers, mask=floodable)
     np.testing.assert_array_equal(flood._flooded_from(elevation, markers, floodable), whole)
+
+
+
+def _cement_below_the_plate(cement_top_mm: float) -> flood._Native:
+    """Marrow with cement up to ``cement_top_mm`` under its upper endplate (a 0.5 mm
+    plate at z = 8 mm, 700 HU) and a disc beyond, blurred like a scan (0.6 mm)."""
+    step = 0.5
+    z = (np.arange(81) - 40) * step
+    column = np.where(z <= 8.5, 120.0, 90.0)            # marrow, then disc
+    column[(z > 8.0) & (z <= 8.5)] = 700.0
+    column[(z >= 0.0) & (z <= cement_top_mm)] = 2500.0
+    values = np.broadcast_to(column[:, None, None], (81, 81, 81)).astype(np.float32)
+    to_index = np.zeros((4, 4))                          # LPS mm -> (k, j, i), centred
+    to_index[0, 2] = to_index[1, 1] = to_index[2, 0] = 1.0 / step
+    to_index[:3, 3] = 40.0
+    to_index[3, 3] = 1.0
+    return flood._Native(values=ndimage.gaussian_filter(values, 0.6 / step), to_index=to_index)
+
+
+@pytest.mark.parametrize(("cement_top_mm", "surface_mm"), [(8.5, 8.5), (6.5, 9.0)])
+def test_a_surface_run_on_beyond_cement_at_the_endplate_comes_back(
+        cement_top_mm: float, surface_mm: float) -> None:
+    # Cement up to the plate hides it: the surface found 2.5 mm out in the disc comes
+    # back to the cement's edge. Cement 1.5 mm short of the plate leaves the plate's
+    # wall visible beyond it: the surface stays. Sideways nothing moves.
+    _, frame = _grid_and_frame()
+    native = _cement_below_the_plate(cement_top_mm)
+    polar = (np.arange(flood.POLAR_BINS) + 0.5) * np.pi / flood.POLAR_BINS
+    up = np.cos(polar) > 0.95                            # within 18 degrees of superior
+    radius = np.full((flood.POLAR_BINS, flood.AZIMUTH_BINS), 20.0)
+    found_mm = 11.0 if cement_top_mm >= 8.5 else surface_mm
+    radius[up] = found_mm / np.cos(polar[up])[:, None]
+    after = flood._at_cement_edge(radius, native, frame, marrow=120.0)
+    top = after[up] * np.cos(polar[up])[:, None]
+    assert np.median(top) == pytest.approx(surface_mm, abs=0.5)
+    np.testing.assert_array_equal(after[~up], radius[~up])
