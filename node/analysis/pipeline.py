@@ -149,32 +149,42 @@ def _treated_bodies(volume: CtVolume, cement: CementFinding, source: BodySource,
     result is the one-at-a-time result.
     """
     voxel_ml = voxel_volume_ml(volume.affine)
+    workers = max(workers, 1)
     found: list[Body] = []
     pending = list(cement.seeds)
 
     def find(seed: FloatArray) -> Body | None:
         return source.body_at(volume.hu, volume.affine, seed, cement=cement.mask)
 
-    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         run = pool.map if workers > 1 else map   # one worker: in this thread (profilers)
         while pending:
-            pending = [s for s in pending if not any(_near_body(b, s, SAME_BODY_MM)
-                                                     for b in found)]
-            batch, pending = pending[:max(workers, 1)], pending[max(workers, 1):]
+            pending = [s for s in pending if not _held(found, s)]
+            batch, pending = pending[:workers], pending[workers:]
             for seed, body in zip(batch, run(find, batch), strict=True):
-                if any(_near_body(b, seed, SAME_BODY_MM) for b in found):
-                    continue
                 if body is None:
                     logger.debug("no vertebral body around cement at index %s",
                                  np.round(seed, 1))
-                    continue
-                if _inner_cement_ml(body, cement, voxel_ml) < params.min_cement_ml:
-                    continue
-                if any(_overlap(body, other) >= SAME_BODY_OVERLAP for other in found):
-                    continue
-                found.append(body)
+                elif _new_treated_body(body, seed, found, cement, voxel_ml, params):
+                    found.append(body)
     found.sort(key=lambda b: -float(b.centre_mm[2]))
     return found
+
+
+def _held(found: Sequence[Body], seed: FloatArray) -> bool:
+    """Whether a body found already holds the seed (its cement or a leak from it)."""
+    return any(_near_body(body, seed, SAME_BODY_MM) for body in found)
+
+
+def _new_treated_body(body: Body, seed: FloatArray, found: Sequence[Body],
+                      cement: CementFinding, voxel_ml: float, params: Parameters) -> bool:
+    """Whether the body found around ``seed`` is a treated body not found before (its
+    seed may have come to lie next to one found in the same round)."""
+    if _held(found, seed):
+        return False
+    if _inner_cement_ml(body, cement, voxel_ml) < params.min_cement_ml:
+        return False
+    return not any(_overlap(body, other) >= SAME_BODY_OVERLAP for other in found)
 
 
 def _with_endplates_and_enclosed_cement(body: Body, volume: CtVolume,
