@@ -15,7 +15,6 @@ wall, so the basin is cut by the plane of the posterior wall found in front of t
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -880,10 +879,12 @@ def _with_cement_at_wall(body: FloatArray, with_cement: FloatArray, shell: Float
     masked = np.where(clean, body, np.nan)
     padded = _padded_table(masked, k)
     windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * k + 1, 2 * k + 1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-cement windows: NaN, handled
-        envelope = np.nanmedian(windows.reshape(*body.shape, -1), axis=-1)
-    envelope = np.where(np.isnan(envelope), with_cement, envelope)
+    values = windows.reshape(*body.shape, -1)
+    # All-cement windows have no clean direction: the cement's own reach stands. (Not
+    # through catch_warnings, which is not thread-safe: bodies are found in threads.)
+    some = ~np.all(np.isnan(values), axis=-1)
+    envelope = with_cement.copy()
+    envelope[some] = np.nanmedian(values[some], axis=-1)
     reach = with_cement <= envelope * (1.0 + STAR_OUTLIER_FRACTION) + STAR_OUTLIER_MM
     shelled = ~clean & ~np.isnan(shell)
     return np.asarray(np.where(shelled, np.maximum(shell, body),
