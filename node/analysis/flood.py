@@ -817,9 +817,8 @@ def _shell_beyond_cement(cement_end: FloatArray, native: _Native, frame: BodyFra
     h = EDGE_STEP_MM
     offsets, pts = _around(cement_end, SHELL_SEARCH_MM, frame)
     prof = native.sample(pts)
-    directions = _directions(frame)
     # A leak's blurred edge reaches farther along coarse voxels: probe that much farther.
-    per_mm = np.abs(directions @ native.to_index[:3, :3].T).max(axis=-1)
+    per_mm = _voxels_per_mm(frame, native)
     probe = np.rint((SHELL_PROBE_MM + SHELL_PROBE_VOXELS / per_mm) / h).astype(np.int64)
     is_cement = prof >= CEMENT_EDGE_HU
     n = len(offsets)
@@ -856,6 +855,20 @@ def _first_exit(inside: BoolArray, start: FloatArray) -> FloatArray:
     outside = gap & (steps >= start[..., None] - RAY_STEP_MM)
     first = np.argmax(outside, axis=-1)
     return np.asarray(np.where(outside.any(axis=-1), steps[first] - 0.5 * RAY_STEP_MM, start),
+                      dtype=np.float64)
+
+
+def _crossing(prof: FloatArray, offsets: FloatArray, k: npt.NDArray[np.int64],
+              level: FloatArray) -> FloatArray:
+    """Offset (mm) where each profile falls through ``level`` between samples k and k+1."""
+    p0, p1 = _along(prof, k), _along(prof, k + 1)
+    frac = np.clip((p0 - level) / np.maximum(p0 - p1, 1e-3), 0.0, 1.0)
+    return np.asarray(offsets[k] + frac * EDGE_STEP_MM, dtype=np.float64)
+
+
+def _voxels_per_mm(frame: BodyFrame, native: _Native) -> FloatArray:
+    """Per direction, how many scan voxels one millimetre along it crosses (at most)."""
+    return np.asarray(np.abs(_directions(frame) @ native.to_index[:3, :3].T).max(axis=-1),
                       dtype=np.float64)
 
 
@@ -926,11 +939,7 @@ def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: 
     after = (np.arange(len(offsets)) > kp[..., None]) & (prof < level[..., None])
     j = np.argmax(after, axis=-1)
     ok = after.any(axis=-1) & (peak - beyond >= EDGE_MIN_CONTRAST_HU) & ~hidden
-    j = np.maximum(j, 1)
-    p0 = _along(prof, j - 1)
-    p1 = _along(prof, j)
-    frac = np.clip((p0 - level) / np.maximum(p0 - p1, 1e-3), 0.0, 1.0)
-    edge = radius + offsets[j - 1] + frac * h
+    edge = radius + _crossing(prof, offsets, np.maximum(j, 1) - 1, level)
     return np.asarray(np.where(ok, edge, radius), dtype=np.float64)
 
 
@@ -949,7 +958,6 @@ def _at_cement_edge(radius: FloatArray, native: _Native, frame: BodyFrame, marro
     cement, so only directions within PLATE_CONE_DEG of the body's axis are moved, and
     only where the voxels along them are thin enough (PLATE_RESOLVED_MM) to show a plate.
     """
-    h = EDGE_STEP_MM
     offsets, pts = _around(radius, (CEMENT_OVERRUN_MM, EDGE_SEARCH_MM[1]), frame)
     prof = native.sample(pts)
     n = len(offsets)
@@ -958,16 +966,15 @@ def _at_cement_edge(radius: FloatArray, native: _Native, frame: BodyFrame, marro
     level = 0.5 * (np.max(np.where(before, prof, -np.inf), axis=-1) + marrow)
     above = prof >= level[..., None]
     last = np.minimum(n - 1 - np.argmax(above[..., ::-1], axis=-1), n - 2)
-    p0, p1 = _along(prof, last), _along(prof, last + 1)
-    edge = offsets[last] + np.clip((p0 - level) / np.maximum(p0 - p1, 1e-3), 0.0, 1.0) * h
-    per_mm = np.abs(_directions(frame) @ native.to_index[:3, :3].T).max(axis=-1)
-    clear_from = edge + CEMENT_TAIL_MM + 0.5 / per_mm
+    edge = _crossing(prof, offsets, last, level)
+    voxel_mm = 1.0 / _voxels_per_mm(frame, native)
+    clear_from = edge + CEMENT_TAIL_MM + 0.5 * voxel_mm
     stretch = (offsets >= clear_from[..., None]) & (offsets <= EDGE_PEAK_BEYOND_MM)
     walled = np.any(stretch & (prof >= max(marrow + WALL_RISE_HU, WALL_MIN_HU)), axis=-1)
     theta = (np.arange(POLAR_BINS) + 0.5) * 180.0 / POLAR_BINS
     toward_plate = (np.minimum(theta, 180.0 - theta) <= PLATE_CONE_DEG)[:, None]
     # On thick voxels a plate is not resolved beside cement: its absence says nothing.
-    resolved = 1.0 / per_mm <= PLATE_RESOLVED_MM
+    resolved = voxel_mm <= PLATE_RESOLVED_MM
     snap = (has_cement & (edge <= -CEMENT_MIN_OVERRUN_MM) & stretch.any(axis=-1) & ~walled
             & toward_plate & resolved)
     return np.asarray(np.where(snap, radius + edge, radius), dtype=np.float64)
