@@ -44,6 +44,8 @@ WALL_FAINT_DROP_HU = 100.0
 WALL_PERCENTILE = 85.0
 WALL_CLUSTER_MM = 4.0      # hits on one wall, concave or not, lie this close together
 WALL_MIN_SPAN_MM = 8.0     # ...and are seen across this much of the canal's width
+# The second look for the wall, from the body's own axes, stays this near the first.
+WALL_SAME_MM = 5.0
 MAX_STEP_MM = 1.0
 # Marrow of an osteoporotic body, when too little bone surrounds the cement to measure it.
 MARROW_DEFAULT_HU = 150.0
@@ -278,12 +280,14 @@ class FloodBodySource:
         frame = BodyFrame(origin=seed_mm, superior=np.array([0.0, 0.0, 1.0]),
                           left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
         plates = {d: _plates(smooth, marrow, grid.step, d) & ~painted for d in (1, -1)}
+        first_wall: tuple[BodyFrame, float] | None = None
         for _ in range(2):
             found = self._in_front_of_wall(region, smooth, plates, grid, frame, marrow,
-                                           centre)
+                                           centre, first_wall)
             if found is None:
                 return None
-            body, in_front = found
+            body, in_front, wall = found
+            first_wall = first_wall or (frame, wall)
             frame = body_frame(body, grid.affine)
         radius = _last_exit(_on_rays(body, grid, frame))
         on_rays = _on_rays(body | cem, grid, frame)
@@ -299,10 +303,14 @@ class FloodBodySource:
 
     def _in_front_of_wall(self, region: BoolArray, smooth: F32, plates: dict[int, BoolArray],
                           grid: _Grid, frame: BodyFrame, marrow: float,
-                          centre: npt.NDArray[np.int64]) -> tuple[BoolArray, BoolArray] | None:
-        """The region in front of the posterior wall seen from ``frame``, and that half-space."""
+                          centre: npt.NDArray[np.int64],
+                          first_wall: tuple[BodyFrame, float] | None
+                          ) -> tuple[BoolArray, BoolArray, float] | None:
+        """The region in front of the posterior wall seen from ``frame``, that half-space
+        and the wall's distance; near the wall of the first pass when there was one."""
         p = self.params
-        wall = _posterior_wall(smooth, grid, frame, marrow, p)
+        expected = None if first_wall is None else _same_wall(*first_wall, frame)
+        wall = _posterior_wall(smooth, grid, frame, marrow, p, expected)
         if wall is None:
             logger.debug("no spinal canal found behind the body")
             return None
@@ -313,7 +321,7 @@ class FloodBodySource:
         body = _component_at(_opened(region, p.opening_mm / grid.step), centre)
         if body is None:
             return None
-        return _holes_filled(body), in_front
+        return _holes_filled(body), in_front, wall
 
     def _on_volume(self, mask: BoolArray, grid: _Grid, shape: tuple[int, ...],
                    affine: FloatArray) -> Body | None:
@@ -690,12 +698,22 @@ def _core(region: BoolArray, step: float) -> BoolArray:
     return opened if np.count_nonzero(opened) > 100 else region
 
 
+def _same_wall(frame: BodyFrame, wall: float, new: BodyFrame) -> float:
+    """Distance along ``new.posterior`` from ``new.origin`` to the wall plane found at
+    ``wall`` along ``frame.posterior`` from ``frame.origin``."""
+    along = float(new.posterior @ frame.posterior)
+    return (wall - float((new.origin - frame.origin) @ frame.posterior)) / max(along, 1e-3)
+
+
 def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
-                    p: FloodParams) -> float | None:
+                    p: FloodParams, expected: float | None = None) -> float | None:
     """Distance from the centre to the outer edge of the posterior wall, along posterior.
 
     Profiles run straight back across the width of the canal; on each, the wall is the
     first bright wall followed by ``canal_probe_mm`` of canal (see ``_wall_on_profile``).
+    Where the wall of a first pass is ``expected``, only hits near it count (when at
+    least three are): marrow as dark as the canal makes false walls inside the body, in
+    front of the true one, and the second pass starts from a centre nearer to them.
     """
     origin, post, sup, left = frame.origin, frame.posterior, frame.superior, frame.left
     h = 0.5
@@ -711,6 +729,9 @@ def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
         wall = _wall_on_profile(prof, t, marrow, hold, p.canal_band_mm[0])
         if wall is not None:
             found.append((float(lft), wall))
+    if expected is not None:
+        near = [h for h in found if abs(h[1] - expected) <= WALL_SAME_MM]
+        found = near if len(near) >= 3 else found
     if len(found) < 3:
         return None
     hits = np.array(sorted(found, key=lambda h: h[1]))

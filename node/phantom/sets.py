@@ -28,6 +28,15 @@ def _smoke() -> list[CaseEntry]:
 def _dev() -> list[CaseEntry]:
     """Four cases per family; slice spacing, slice order, obliquity and pixel storage are
     cycled so that every variant appears in every family group."""
+    return _cycled("dev", 100)
+
+
+def _holdout() -> list[CaseEntry]:
+    """The dev set's design drawn with other seeds: cases the engine was never tuned on."""
+    return _cycled("holdout", 300)
+
+
+def _cycled(prefix: str, first_seed: int) -> list[CaseEntry]:
     slices = (0.625, 1.0, 1.25, 2.5)
     out = []
     index = 0
@@ -38,13 +47,13 @@ def _dev() -> list[CaseEntry]:
             overrides.append(("storage", ("unsigned", "signed", "signed0")[index % 3]))
             if index % 5 == 2:
                 overrides.append(("oblique_deg", (6.0, -4.0, 9.0) if k % 2 else (-8.0, 3.0, -5.0)))
-            out.append(CaseEntry(f"dev-{index:02d}-{fam}", fam, 100 + index,
+            out.append(CaseEntry(f"{prefix}-{index:02d}-{fam}", fam, first_seed + index,
                                  overrides=tuple(overrides)))
             index += 1
     return out
 
 
-SETS = {"smoke": _smoke, "dev": _dev}
+SETS = {"smoke": _smoke, "dev": _dev, "holdout": _holdout}
 
 
 def named_set(name: str) -> list[CaseEntry]:

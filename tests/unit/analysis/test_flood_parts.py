@@ -114,3 +114,19 @@ def test_a_surface_run_on_beyond_cement_at_the_endplate_comes_back(
     top = after[up] * np.cos(polar[up])[:, None]
     assert np.median(top) == pytest.approx(surface_mm, abs=0.5)
     np.testing.assert_array_equal(after[~up], radius[~up])
+
+
+@pytest.mark.parametrize("tilt_deg", [0.0, 12.0, -20.0])
+def test_the_first_wall_is_found_again_from_a_moved_and_tilted_centre(tilt_deg: float) -> None:
+    first = BodyFrame(origin=np.array([0.0, -7.0, 0.0]), superior=np.array([0.0, 0.0, 1.0]),
+                      left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
+    t = np.radians(tilt_deg)
+    post = np.array([0.0, np.cos(t), np.sin(t)])
+    left = np.array([1.0, 0.0, 0.0])
+    new = BodyFrame(origin=np.array([1.0, -1.0, 2.0]), superior=np.cross(left, post),
+                    left=left, posterior=post)
+    d = flood._same_wall(first, 18.0, new)
+    point = new.origin + d * new.posterior
+    # On the first wall's plane: 18 mm behind the first centre along its posterior axis.
+    assert (point - first.origin) @ first.posterior == pytest.approx(18.0)
+    assert d == pytest.approx(12.0 / np.cos(t))
