@@ -105,11 +105,6 @@ ENDPLATE_AGREEING = 0.5
 ENDPLATE_MARGIN_MM = 2.0
 ENDPLATE_CUT_MIN_ML = 1.0
 PLATE_BEYOND_MM = (1.0, 2.5)
-# Two bodies flooded through a disc: see _split_at_discs.
-DISC_VALLEY_HU = 40.0
-DISC_VALLEY_REACH_MM = 5.0
-DISC_VALLEY_FROM_MM = 5.0
-DISC_VALLEY_COLUMNS_MM = 8.0
 # Scans this coarse: the voxels next to the cement are partly cement (see
 # _partial_volume_halo). On finer scans that halo would paint the endplates too.
 COARSE_SCAN_MM = 2.5
@@ -234,16 +229,9 @@ class FloodBodySource:
         # shell's partial-volume profile and move its half-level outward.
         native = _native_crop(hu, affine, grid)
         body = self._cut(basin, smooth, native, cem, painted, grid, marrow, centre)
-        found = None if body is None else self._on_volume(body, grid, hu.shape, affine)
-        if body is None or found is not None:
-            return found
-        # Implausible, often two bodies flooded through a disc the coarse slices blur:
-        # once more, with the basin cut at the discs next to the seed.
-        split = _split_at_discs(basin, smooth, centre, grid.step)
-        if split is None:
+        if body is None:
             return None
-        body = self._cut(split, smooth, native, cem, painted, grid, marrow, centre)
-        return None if body is None else self._on_volume(body, grid, hu.shape, affine)
+        return self._on_volume(body, grid, hu.shape, affine)
 
     def _basin(self, smooth: F32, cem: BoolArray, painted: BoolArray,
                centre: npt.NDArray[np.int64], marrow: float, step: float) -> BoolArray:
@@ -470,43 +458,6 @@ def _cut_at_endplates(region: BoolArray, plates: dict[int, BoolArray],
         if np.count_nonzero(cut) * step ** 3 / 1000.0 >= ENDPLATE_CUT_MIN_ML:
             keep &= ~beyond
     return keep
-
-
-def _split_at_discs(basin: BoolArray, smooth: F32, centre: npt.NDArray[np.int64],
-                    step: float) -> BoolArray | None:
-    """The basin between the discs nearest to the seed above and below it, or None when
-    no disc shows.
-
-    A disc between two flooded bodies is a valley of the mean brightness over the
-    central columns, between the two endplates' peaks DISC_VALLEY_HU brighter within
-    DISC_VALLEY_REACH_MM on both sides, at least DISC_VALLEY_FROM_MM from the seed.
-    """
-    reach = DISC_VALLEY_COLUMNS_MM / step
-    yy, xx = np.ogrid[:basin.shape[1], :basin.shape[2]]
-    columns = (yy - centre[1]) ** 2 + (xx - centre[2]) ** 2 <= reach ** 2
-    inside = basin & columns[None]
-    count = inside.sum(axis=(1, 2))
-    total = np.where(inside, smooth, 0.0).sum(axis=(1, 2))
-    profile = np.where(count > 0, total / np.maximum(count, 1), -np.inf)
-    near = round(DISC_VALLEY_REACH_MM / step)
-    keep = np.ones(len(profile), dtype=bool)
-    split = False
-    for direction in (1, -1):
-        k = int(centre[0]) + direction * round(DISC_VALLEY_FROM_MM / step)
-        while 0 < k < len(profile) - 1 and np.isfinite(profile[k]):
-            ahead = profile[k + direction:k + direction * (near + 1):direction]
-            behind = profile[k - direction:k - direction * (near + 1):-direction]
-            if (ahead.size and behind.size and ahead.max() - profile[k] >= DISC_VALLEY_HU
-                    and behind.max() - profile[k] >= DISC_VALLEY_HU
-                    and profile[k] <= np.min(profile[min(k, k + direction):
-                                                        max(k, k + direction) + 1])):
-                keep[k::direction] = False
-                split = True
-                break
-            k += direction
-    if not split:
-        return None
-    return np.asarray(basin & keep[:, None, None], dtype=bool)
 
 
 def _plates(smooth: F32, marrow: float, step: float, direction: int) -> BoolArray:

@@ -130,25 +130,3 @@ def test_the_first_wall_is_found_again_from_a_moved_and_tilted_centre(tilt_deg: 
     # On the first wall's plane: 18 mm behind the first centre along its posterior axis.
     assert (point - first.origin) @ first.posterior == pytest.approx(18.0)
     assert d == pytest.approx(12.0 / np.cos(t))
-
-
-@pytest.mark.parametrize("disc", [True, False])
-def test_two_bodies_flooded_through_a_disc_are_split_at_it(disc: bool) -> None:
-    # Two 14 mm bodies (marrow 190 HU, plates 320 HU) and a 3 mm disc (100 HU) between
-    # them on a 1 mm grid, the seed in the upper body; or one tall body, plates at its ends.
-    z = np.arange(60)
-    profile = np.full(60, 190.0)
-    profile[[15, 16, 46, 47]] = 320.0
-    if disc:
-        profile[[27, 28, 34, 35]] = 320.0
-        profile[29:34] = 100.0
-    smooth = np.broadcast_to(profile[:, None, None], (60, 30, 30)).astype(np.float32)
-    basin = np.zeros((60, 30, 30), dtype=bool)
-    basin[15:48, 5:25, 5:25] = True
-    split = flood._split_at_discs(basin, smooth, np.array([41, 15, 15]), 1.0)
-    if not disc:
-        assert split is None
-        return
-    assert split is not None
-    kept = z[split.any(axis=(1, 2))]
-    assert 29 <= kept.min() <= 34 and kept.max() == 47
