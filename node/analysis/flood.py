@@ -133,7 +133,7 @@ class FloodParams:
     canal_band_mm: tuple[float, float] = (-8.0, 30.0)
     canal_probe_mm: float = 8.0         # canal: dark for this long behind the wall
     opening_mm: float = 1.5             # thin bridges through gaps into neighbours
-    min_volume_ml: float = 3.0
+    min_volume_ml: float = 5.0         # a disc leak flooded on its own makes ~3 ml
     max_volume_ml: float = 150.0
     min_height_mm: float = 8.0
     max_height_mm: float = 50.0

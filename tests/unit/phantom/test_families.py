@@ -54,3 +54,10 @@ def test_dev_set_covers_every_family_and_acquisition_variant() -> None:
     assert any("oblique_deg" in o for o in forced)
     smoke = named_set("smoke")
     assert 3 <= len(smoke) <= 4 and all(e.small for e in smoke)
+
+
+def test_holdout_set_has_the_dev_design_and_none_of_its_seeds() -> None:
+    dev, holdout = named_set("dev"), named_set("holdout")
+    assert [(e.family, e.overrides) for e in holdout] == [(e.family, e.overrides) for e in dev]
+    assert not {e.seed for e in dev} & {e.seed for e in holdout}
+    assert all(e.case_id.startswith("holdout-") for e in holdout)
