@@ -37,6 +37,7 @@ def _holdout() -> list[CaseEntry]:
 
 
 def _cycled(prefix: str, first_seed: int) -> list[CaseEntry]:
+    """Four cases per family, seeds from ``first_seed``, acquisition variants cycled."""
     slices = (0.625, 1.0, 1.25, 2.5)
     out = []
     index = 0
