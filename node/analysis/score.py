@@ -32,12 +32,7 @@ def distribution_score(
     zone_fill_fraction : float
         A zone counts when cement covers at least this fraction of the body in it.
     """
-    step = frame.spacing_along(affine)
-    body = frame.coordinates(voxel_centers_mm(body_mask, affine))
-    cement = frame.coordinates(voxel_centers_mm(body_mask & cement_mask, affine))
-    lattice_origin = body.min(axis=0)
-    body_idx = np.rint((body - lattice_origin) / step).astype(np.int64)
-    cement_idx = np.rint((cement - lattice_origin) / step).astype(np.int64)
+    body, cement, body_idx, cement_idx = _on_lattice(body_mask, cement_mask, affine, frame)
     coronal = _projection_score(body_idx, cement_idx, along=_LEFT, through=_POSTERIOR,
                                 fraction=zone_fill_fraction)
     sagittal = _projection_score(body_idx, cement_idx, along=_SUPERIOR, through=_LEFT,
@@ -45,6 +40,20 @@ def distribution_score(
     axial = _axial_score(body, cement, body_idx[:, _SUPERIOR], cement_idx[:, _SUPERIOR],
                          fraction=zone_fill_fraction)
     return Score(coronal=coronal, sagittal=sagittal, axial=axial)
+
+
+def _on_lattice(body_mask: npt.NDArray[np.bool_], cement_mask: npt.NDArray[np.bool_],
+                affine: npt.NDArray[np.float64], frame: BodyFrame
+                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                           npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Frame coordinates of the body's and its cement's voxels, and their indices on a
+    lattice along the frame axes at the voxel grid's step."""
+    step = frame.spacing_along(affine)
+    body = frame.coordinates(voxel_centers_mm(body_mask, affine))
+    cement = frame.coordinates(voxel_centers_mm(body_mask & cement_mask, affine))
+    origin = body.min(axis=0)
+    return (body, cement, np.rint((body - origin) / step).astype(np.int64),
+            np.rint((cement - origin) / step).astype(np.int64))
 
 
 def _filled(cement_count: npt.NDArray[np.int64], body_count: npt.NDArray[np.int64],
@@ -68,6 +77,28 @@ def _projected_pixels(idx: npt.NDArray[np.int64], through: int) -> npt.NDArray[n
 def _projection_score(body_idx: npt.NDArray[np.int64], cement_idx: npt.NDArray[np.int64],
                       *, along: int, through: int, fraction: float) -> int:
     """Filled zones (0-3) of a radiograph-like projection, zones split along ``along``."""
+    body_count, cement_count = _zone_counts(body_idx, cement_idx, along=along, through=through)
+    return _filled(cement_count, body_count, fraction)
+
+
+def projection_coverages(body_mask: npt.NDArray[np.bool_], cement_mask: npt.NDArray[np.bool_],
+                         affine: npt.NDArray[np.float64], frame: BodyFrame
+                         ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Cement coverage of the three coronal zones (right, middle, left) and the three
+    sagittal zones (lower, middle, upper): what the coronal and sagittal scores count."""
+    _, _, body_idx, cement_idx = _on_lattice(body_mask, cement_mask, affine, frame)
+    out = []
+    for along, through in ((_LEFT, _POSTERIOR), (_SUPERIOR, _LEFT)):
+        body_count, cement_count = _zone_counts(body_idx, cement_idx, along=along,
+                                                through=through)
+        out.append(cement_count / np.maximum(body_count, 1))
+    return out[0], out[1]
+
+
+def _zone_counts(body_idx: npt.NDArray[np.int64], cement_idx: npt.NDArray[np.int64],
+                 *, along: int, through: int
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Projected body and cement pixels in each of the three zones along ``along``."""
     column = [axis for axis in range(3) if axis != through].index(along)
     body_px = _projected_pixels(body_idx, through)
     cement_px = _projected_pixels(cement_idx, through)
@@ -77,9 +108,7 @@ def _projection_score(body_idx: npt.NDArray[np.int64], cement_idx: npt.NDArray[n
     def zone(px: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         return np.clip(np.floor(3 * (px[:, column] - lo) / width), 0, 2).astype(np.int64)
 
-    body_count = np.bincount(zone(body_px), minlength=3)
-    cement_count = np.bincount(zone(cement_px), minlength=3)
-    return _filled(cement_count, body_count, fraction)
+    return np.bincount(zone(body_px), minlength=3), np.bincount(zone(cement_px), minlength=3)
 
 
 def _quadrant(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:

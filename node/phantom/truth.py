@@ -122,6 +122,22 @@ def load_truth(case_dir: Path | str) -> Truth:
     )
 
 
+def nearest_body_label(labels: np.ndarray, centroid_mm: tuple[float, float, float] | np.ndarray,
+                       affine: np.ndarray, within_mm: float) -> int:
+    """The body label whose centroid lies nearest ``centroid_mm`` (LPS), 0 when none lies
+    within ``within_mm``."""
+    best, best_d = 0, within_mm
+    for lab in range(1, int(labels.max(initial=0)) + 1):
+        idx = np.argwhere(labels == lab)
+        if idx.size == 0:
+            continue
+        centre = idx.mean(axis=0) @ affine[:3, :3].T + affine[:3, 3]
+        d = float(np.linalg.norm(centre - np.asarray(centroid_mm)))
+        if d < best_d:
+            best, best_d = lab, d
+    return best
+
+
 def _near_box(body: np.ndarray, spacing: np.ndarray, reach_mm: float
               ) -> tuple[slice, slice, slice]:
     idx = np.argwhere(body)
