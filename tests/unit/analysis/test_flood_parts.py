@@ -130,3 +130,46 @@ def test_the_first_wall_is_found_again_from_a_moved_and_tilted_centre(tilt_deg: 
     # On the first wall's plane: 18 mm behind the first centre along its posterior axis.
     assert (point - first.origin) @ first.posterior == pytest.approx(18.0)
     assert d == pytest.approx(12.0 / np.cos(t))
+
+
+def _column_of_bodies(stretches: list[tuple[float, float]], painted_mm: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """A grid whose columns follow ``stretches`` (HU up to each height above the seed,
+    mm; the same below), blurred like a thick-slice scan, cement painted around the seed."""
+    step = 0.7
+    shape = (121, 31, 31)
+    centre = np.asarray(shape) // 2
+    z_mm = np.abs(np.arange(shape[0]) - centre[0]) * step
+    profile = np.full(shape[0], stretches[-1][1])
+    for top, hu in reversed(stretches):
+        profile[z_mm <= top] = hu
+    profile = ndimage.gaussian_filter1d(profile, 1.2 / step)
+    smooth = np.broadcast_to(profile[:, None, None], shape).astype(np.float32).copy()
+    painted = np.zeros(shape, dtype=bool)
+    painted[z_mm <= painted_mm] = True
+    return smooth, painted, centre, step
+
+
+def _slab_mm(slab: np.ndarray, centre: np.ndarray, step: float) -> tuple[float, float]:
+    ks = np.flatnonzero(slab.any(axis=(1, 2)))
+    return float((ks.min() - centre[0]) * step), float((ks.max() - centre[0]) * step)
+
+
+@pytest.mark.parametrize("blur_hu", [None, 260.0])
+def test_the_next_bodys_marrow_beyond_a_bright_band_is_marked(blur_hu: float | None) -> None:
+    # Own marrow to 12 mm, a band (two plates and a thin disc on thick slices) to 17 mm,
+    # the next body's marrow beyond. A bright rim where the painted cement ends (its blur
+    # on thick slices) is no band.
+    rim = [(9.5, blur_hu)] if blur_hu else []
+    smooth, painted, centre, step = _column_of_bodies(
+        [(8.0, 150.0), *rim, (12.0, 150.0), (17.0, 235.0), (60.0, 110.0)], painted_mm=8.0)
+    for direction in (1, -1):
+        slab = flood._neighbour_marrow(smooth, painted, centre, step, direction)
+        assert slab is not None
+        lo, hi = sorted(abs(v) for v in _slab_mm(slab, centre, step))
+        assert lo > 17.0 + 1.0 and hi < 17.0 + 2.0 * flood.NEIGHBOUR_MARROW_MM + 2.0
+
+
+def test_no_next_body_is_marked_without_a_band() -> None:
+    smooth, painted, centre, step = _column_of_bodies([(8.0, 150.0), (60.0, 140.0)], 8.0)
+    assert flood._neighbour_marrow(smooth, painted, centre, step, 1) is None
