@@ -85,6 +85,12 @@ class RealCt:
     def body(self, level: str) -> npt.NDArray[np.bool_]:
         return (self.labels == LEVEL_LABELS[level]) & (self.bodies == 1)
 
+    @property
+    def levels(self) -> list[str]:
+        """Names of the levels with a reference body in this scan."""
+        present = set(np.unique(self.labels[self.bodies == 1]).tolist())
+        return [name for name, label in LEVEL_LABELS.items() if label in present]
+
 
 def _to_lps(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     """RAS (i, j, k) to (k, row, column) with rows toward +y (P) and columns toward +x (L)."""

