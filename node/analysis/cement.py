@@ -4,8 +4,11 @@ Cement is every voxel at or above ``cement_hu_min``. The scanner's blur spreads 
 edge over a voxel or two, and at 1000 HU the edge of a 2000-3000 HU mass lies outside the
 object's true surface: on phantoms with exact ground truth this inflates CDV by 5-15 %. So
 the mask is cut where a voxel is half cement: at ``max(cement_hu_min, (core + marrow)/2)``
-with ``core`` the HU of the inside of the cement masses of this scan (partial-volume
-half-level; every voxel counted is still >= ``cement_hu_min``). Objects above
+with ``core`` the HU of the inside of the densest mass thick enough to have one
+(partial-volume half-level; every voxel counted is still >= ``cement_hu_min``). Cement is
+the densest thing in a scan short of metal; dense IV contrast in a large vein is fainter,
+and a core taken over every mass would pull the level down between the two. Thin
+pieces (leaks) have no inside of their own to read and take the same level. Objects above
 ``metal_hu_min`` that are not shaped like cement are set apart as metal: a pedicle screw
 is a straight, solid rod whose core is above 3000 HU along its whole length, while
 injected cement is a rounded, irregular mass (or a thin streak that partial volume keeps
@@ -98,6 +101,7 @@ def find_cement(hu: npt.NDArray[np.int16], affine: FloatArray,
     voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
     offset = np.array([s.start for s in box], dtype=np.float64)
     pieces: list[tuple[float, FloatArray]] = []
+    levels: list[float] = []
     for k, where in enumerate(ndimage.find_objects(labels), start=1):
         if where is None:
             continue
@@ -109,13 +113,17 @@ def find_cement(hu: npt.NDArray[np.int16], affine: FloatArray,
         full = tuple(slice(b.start + w.start, b.start + w.stop) for b, w in zip(box, where,
                                                                               strict=True))
         target[full] |= comp
+        if target is mask:
+            own = _core_level(sub[where], comp, params)
+            if own is not None:
+                levels.append(own)
         dense = bool(np.any(sub[where][comp] >= SEED_CORE_HU))
         if target is mask and dense and count * voxel_mm3 / 1000.0 >= MIN_SEED_ML:
             pieces.append((count * voxel_mm3, offset + _deepest(comp, spacing, where)))
     if metal.any():
         logger.info("metal suspected: %d voxels set apart from cement",
                     int(np.count_nonzero(metal)))
-    level = half_level(sub, mask[box], params)
+    level = max(levels) if levels else half_level(sub, mask[box], params)
     mask[box] &= sub >= level
     pieces.sort(key=lambda piece: -piece[0])
     return CementFinding(mask=mask, metal=metal, seeds=[seed for _, seed in pieces],
@@ -124,11 +132,18 @@ def find_cement(hu: npt.NDArray[np.int16], affine: FloatArray,
 
 def half_level(values: npt.NDArray[np.int16], cement: BoolArray, params: Parameters) -> float:
     """HU where a voxel is half cement: mid-way between the cement's core and marrow."""
-    inner = ndimage.binary_erosion(cement, iterations=2)
+    return _core_level(values, cement, params) or float(params.cement_hu_min)
+
+
+def _core_level(values: npt.NDArray[np.int16], comp: BoolArray,
+                params: Parameters) -> float | None:
+    """The half-level of the cement in ``comp`` read on its core (two voxels in, or one
+    where that leaves too few), or None when it is too thin to have one."""
+    inner = ndimage.binary_erosion(comp, iterations=2)
     if np.count_nonzero(inner) < MIN_CORE_VOXELS:
-        inner = ndimage.binary_erosion(cement, iterations=1)
+        inner = ndimage.binary_erosion(comp, iterations=1)
     if np.count_nonzero(inner) < MIN_CORE_VOXELS:
-        return float(params.cement_hu_min)
+        return None
     core = float(np.median(values[inner]))
     return max(float(params.cement_hu_min), 0.5 * (core + SURROUNDINGS_HU))
 

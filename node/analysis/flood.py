@@ -62,6 +62,7 @@ NEIGHBOUR_SKIP_MM = 2.0      # beyond the painted cement: its blur on thick slic
 NEIGHBOUR_BAND_HU = 50.0
 NEIGHBOUR_MARROW_MM = 4.0
 NEIGHBOUR_SLAB_MM = 1.5
+BAND_CUT_MM = 3.0
 RIM_MM = 4.0
 # The marrow level is read within this distance (mm) of the cement, outside its halo.
 MARROW_RING_MM = 6.0
@@ -242,7 +243,8 @@ class FloodBodySource:
 
     def _basin(self, smooth: F32, cem: BoolArray, painted: BoolArray,
                centre: npt.NDArray[np.int64], marrow: float, step: float) -> BoolArray:
-        """The watershed basin of the seed, flooded against the certain outside."""
+        """The watershed basin of the seed, flooded against the certain outside, and
+        cut beyond any band between it and the next body."""
         p = self.params
         elevation = ndimage.gaussian_gradient_magnitude(smooth, 0.5)
         markers = np.zeros(smooth.shape, dtype=np.int32)
@@ -262,13 +264,15 @@ class FloodBodySource:
         soft = _opened(soft, p.soft_min_mm / step)
         markers[_large_parts(soft, large) & (markers == 0)] = 2
         markers[[0, -1], :, :] = markers[:, [0, -1], :] = markers[:, :, [0, -1]] = 2
-        markers[_disc_markers(smooth, painted, centre, marrow, step)] = 2
+        discs, bands = _disc_markers(smooth, painted, centre, marrow, step)
+        markers[discs] = 2
         inside = _inside_marker(cem, centre, p.seed_radius_mm / step, step)
         markers[inside] = 1
         # Other cement takes no side either: inside the body it is enclosed and filled
         # later; a leak outside the shell must not carry the body out with it.
         floodable = (~dark & ~(cem & ~inside)) | (markers > 0)
-        return _flooded_from(elevation, markers, floodable) == 1
+        basin = _flooded_from(elevation, markers, floodable) == 1
+        return _cut_beyond_bands(basin, bands, step)
 
     def _cut(self, basin: BoolArray, smooth: F32, native: _Native, cem: BoolArray,
              painted: BoolArray, grid: _Grid, marrow: float,
@@ -500,7 +504,7 @@ def _robust_plane(k: FloatArray, ys: npt.NDArray[np.int64], xs: npt.NDArray[np.i
 
 
 def _disc_markers(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
-                  marrow: float, step: float) -> BoolArray:
+                  marrow: float, step: float) -> tuple[BoolArray, list[_Band]]:
     """Short stretches of the discs just beyond both endplates, on columns around the seed.
 
     Disc and marrow may have the same density, so where cement has broken an endplate
@@ -509,16 +513,21 @@ def _disc_markers(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64]
     and its sclerotic rim, with no bone right behind it; columns that disagree with the
     others by more than DISC_SPREAD_MM are dropped. Where no such disc is seen, the marrow
     of the next body beyond the bright band between them is marked instead
-    (:func:`_neighbour_marrow`).
+    (:func:`_neighbour_marrow`), and the band is returned for
+    :func:`_cut_beyond_bands`.
     """
     out = np.zeros(smooth.shape, dtype=bool)
+    bands: list[_Band] = []
     for direction in (1, -1):
         disc = _disc_beyond(smooth, painted, centre, marrow, step, direction)
         if disc is None:
-            disc = _neighbour_marrow(smooth, painted, centre, step, direction)
+            band = _neighbour_marrow(smooth, painted, centre, step, direction)
+            if band is not None:
+                bands.append(band)
+                disc = band.marrow
         if disc is not None:
             out |= disc
-    return out
+    return out, bands
 
 
 def _disc_beyond(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
@@ -545,8 +554,17 @@ def _disc_beyond(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
     return _disc_slab(kept, direction, smooth.shape, centre, step)
 
 
+@dataclass(frozen=True, slots=True)
+class _Band:
+    """The bright band between a body and the next one (a thin disc on thick slices)."""
+
+    direction: int            # along z, from the seed
+    marrow: BoolArray         # a slab in the next body's marrow beyond it
+    plane: FloatArray | None  # its peak as ``k = a + b*y + c*x`` (grid indices)
+
+
 def _neighbour_marrow(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
-                      step: float, direction: int) -> BoolArray | None:
+                      step: float, direction: int) -> _Band | None:
     """A slab in the marrow of the next body, beyond the bright band that separates it.
 
     On thick slices a thin disc is blurred with both endplates into one band brighter
@@ -555,7 +573,8 @@ def _neighbour_marrow(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.in
     outside. Along the median profile of the columns around the seed, beyond the cement
     and its blur, the band is the brightest stretch before the profile falls
     NEIGHBOUR_BAND_HU below it and stays there for NEIGHBOUR_MARROW_MM: that low
-    stretch is the next body's marrow.
+    stretch is the next body's marrow. The band's peak is then found on each column of
+    the disc search and fitted with a plane.
     """
     prof = _column_profile(smooth, painted, centre, NEIGHBOUR_COLUMNS_MM / step)
     idx = int(centre[0]) + direction * np.arange(int(NEIGHBOUR_REACH_MM / step))
@@ -574,8 +593,51 @@ def _neighbour_marrow(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.in
         z = np.arange(smooth.shape[0])[:, None, None]
         slab = np.abs(z - k) * step <= NEIGHBOUR_SLAB_MM
         cols = _columns(smooth.shape, centre, NEIGHBOUR_COLUMNS_MM / step)
-        return np.asarray(slab & cols[None], dtype=bool)
+        return _Band(direction=direction, marrow=np.asarray(slab & cols[None], dtype=bool),
+                     plane=_band_plane(smooth, painted, centre, step, int(idx[start]), k))
     return None
+
+
+def _band_plane(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64], step: float,
+                near: int, far: int) -> FloatArray | None:
+    """Plane through the brightest voxel between z indices ``near`` and ``far`` on the
+    columns of the disc search (a 3 mm lattice), or None when they disagree."""
+    lo, hi = min(near, far), max(near, far) + 1
+    hits = []
+    for dy in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
+        for dx in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
+            if dx * dx + dy * dy > DISC_COLUMNS_MM ** 2:
+                continue
+            y, x = round(centre[1] + dy / step), round(centre[2] + dx / step)
+            inside = 0 <= y < smooth.shape[1] and 0 <= x < smooth.shape[2]
+            if not inside or painted[lo:hi, y, x].any():
+                continue
+            hits.append((lo + int(np.argmax(smooth[lo:hi, y, x])), y, x))
+    if len(hits) < 10:
+        return None
+    table = np.array(hits)
+    return _robust_plane(table[:, 0].astype(np.float64), table[:, 1], table[:, 2], 2.0 / step)
+
+
+def _cut_beyond_bands(region: BoolArray, bands: Sequence[_Band], step: float) -> BoolArray:
+    """The region without what lies more than BAND_CUT_MM beyond the peak of a band
+    when that is at least ENDPLATE_CUT_MIN_ML: the next body, flooded around its marker.
+
+    The marker in the next body's marrow is small, and the marrow's texture may hold its
+    front while the flooding crosses a faint band around it. A body ends within the band
+    (the two fronts meet on one of its flanks), never a few millimetres past its peak.
+    """
+    keep = region.copy()
+    z = np.arange(region.shape[0])[:, None, None]
+    yy, xx = np.indices(region.shape[1:])
+    for band in bands:
+        if band.plane is None:
+            continue
+        level = band.plane[0] + band.plane[1] * yy + band.plane[2] * xx
+        beyond = (z - level[None]) * band.direction * step > BAND_CUT_MM
+        if np.count_nonzero(keep & beyond) * step ** 3 / 1000.0 >= ENDPLATE_CUT_MIN_ML:
+            keep &= ~beyond
+    return keep
 
 
 def _columns(shape: tuple[int, ...], centre: npt.NDArray[np.int64], radius: float) -> BoolArray:

@@ -66,6 +66,10 @@ def run_realct(ct: RealCt | None = None, *, cases: tuple[Case, ...] = CASES,
                                    "vbv_ref": np.count_nonzero(ref) * voxel_ml,
                                    "vf_ref": 100.0 * np.count_nonzero(analysis.cement & ref)
                                    / np.count_nonzero(ref),
+                                   # The cement inserted, partial volume and all: the VF
+                                   # an outside reader would hold the engine to.
+                                   "vf_inserted": 100.0 * float(frac[ct.body(lv)].sum())
+                                   / np.count_nonzero(ct.body(lv)),
                                    "flags": [f.value for f in analysis.result.flags]}
             if not overlap or max(overlap) == 0:
                 row.update(dice=0.0, vf=float("nan"), vbv=float("nan"))

@@ -52,20 +52,26 @@ def chest_rows() -> list[dict]:
     return _rows(load_chest_ct, CHEST_CASES)
 
 
-def test_chest_levels_are_found_at_about_their_size(chest_rows: list[dict]) -> None:
+def test_chest_every_level_is_found_at_about_its_size(chest_rows: list[dict]) -> None:
     # Thin thoracic discs on 2.5 mm slices read as one bright band with both plates:
     # without the next body's marrow marked, T6 and T11 were lost (flooded into the next
-    # body, too tall) and T8 came out twice its size. T10 beside a treated T6 is still
-    # lost (docs/accuracy.md, known failure modes).
-    found = [r for r in chest_rows if not math.isnan(r["vf"])]
-    assert len(found) >= len(chest_rows) - 1, chest_rows
-    worst = max(found, key=lambda r: abs(r["vbv"] / r["vbv_ref"] - 1.0))
+    # body, too tall) and T8 came out twice its size; without the cut beyond the band,
+    # T10 beside a treated T6 was lost.
+    assert all(not math.isnan(r["vf"]) for r in chest_rows), chest_rows
+    worst = max(chest_rows, key=lambda r: abs(r["vbv"] / r["vbv_ref"] - 1.0))
     assert abs(worst["vbv"] / worst["vbv_ref"] - 1.0) <= 0.5, worst
 
 
-@pytest.mark.xfail(strict=True, reason="known: a level missed, and the body follows the "
-                   "scanner's z, not a tilted body's axis (docs/accuracy.md, real anatomy)")
+def test_chest_cement_is_cut_at_its_own_level_beside_iv_contrast(chest_rows: list[dict]) -> None:
+    # The engine's cement inside the reference body against the cement inserted there:
+    # a half-level pulled down by the contrast in the vena cava made T8's 1.6 points high.
+    worst = max(chest_rows, key=lambda r: abs(r["vf_ref"] - r["vf_inserted"]))
+    assert abs(worst["vf_ref"] - worst["vf_inserted"]) <= 0.5, worst
+
+
+@pytest.mark.xfail(strict=True, reason="known: the body follows the scanner's z, not a tilted "
+                   "body's axis, and ends on a flank of the band (docs/accuracy.md, known "
+                   "failure modes)")
 def test_chest_every_level_meets_the_abdominal_targets(chest_rows: list[dict]) -> None:
-    assert all(not math.isnan(r["vf"]) for r in chest_rows)
     assert min(r["dice"] for r in chest_rows) >= 0.85
-    assert max(abs(r["vf"] - r["vf_ref"]) for r in chest_rows) <= 2.0
+    assert max(abs(r["vf"] - r["vf_inserted"]) for r in chest_rows) <= 2.0

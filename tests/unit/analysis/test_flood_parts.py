@@ -164,9 +164,9 @@ def test_the_next_bodys_marrow_beyond_a_bright_band_is_marked(blur_hu: float | N
     smooth, painted, centre, step = _column_of_bodies(
         [(8.0, 150.0), *rim, (12.0, 150.0), (17.0, 235.0), (60.0, 110.0)], painted_mm=8.0)
     for direction in (1, -1):
-        slab = flood._neighbour_marrow(smooth, painted, centre, step, direction)
-        assert slab is not None
-        lo, hi = sorted(abs(v) for v in _slab_mm(slab, centre, step))
+        band = flood._neighbour_marrow(smooth, painted, centre, step, direction)
+        assert band is not None and band.plane is not None
+        lo, hi = sorted(abs(v) for v in _slab_mm(band.marrow, centre, step))
         assert lo > 17.0 + 1.0 and hi < 17.0 + 2.0 * flood.NEIGHBOUR_MARROW_MM + 2.0
 
 
