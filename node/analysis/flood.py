@@ -62,7 +62,10 @@ NEIGHBOUR_SKIP_MM = 2.0      # beyond the painted cement: its blur on thick slic
 NEIGHBOUR_BAND_HU = 50.0
 NEIGHBOUR_MARROW_MM = 4.0
 NEIGHBOUR_SLAB_MM = 1.5
+# A body ends within its band; what lies this far beyond the band's peak (and a slice and
+# a half on thick slices, where the peak sits anywhere within its slice) is the next body.
 BAND_CUT_MM = 3.0
+BAND_CUT_SLICES = 1.5
 RIM_MM = 4.0
 # The marrow level is read within this distance (mm) of the cement, outside its halo.
 MARROW_RING_MM = 6.0
@@ -232,7 +235,8 @@ class FloodBodySource:
         filled = _inpaint(data, painted, grid.step)
         smooth = ndimage.gaussian_filter(filled, p.smooth_mm / grid.step)
         centre = np.asarray(grid.shape) // 2
-        basin = self._basin(smooth, cem, painted, centre, marrow, grid.step)
+        basin = self._basin(smooth, cem, painted, centre, marrow, grid.step,
+                            max(BAND_CUT_MM, BAND_CUT_SLICES * float(spacing[0])))
         # The wall's edge is read on the CT itself: every resampling would widen the thin
         # shell's partial-volume profile and move its half-level outward.
         native = _native_crop(hu, affine, grid)
@@ -242,7 +246,8 @@ class FloodBodySource:
         return self._on_volume(body, grid, hu.shape, affine)
 
     def _basin(self, smooth: F32, cem: BoolArray, painted: BoolArray,
-               centre: npt.NDArray[np.int64], marrow: float, step: float) -> BoolArray:
+               centre: npt.NDArray[np.int64], marrow: float, step: float,
+               band_cut_mm: float) -> BoolArray:
         """The watershed basin of the seed, flooded against the certain outside, and
         cut beyond any band between it and the next body."""
         p = self.params
@@ -272,7 +277,7 @@ class FloodBodySource:
         # later; a leak outside the shell must not carry the body out with it.
         floodable = (~dark & ~(cem & ~inside)) | (markers > 0)
         basin = _flooded_from(elevation, markers, floodable) == 1
-        return _cut_beyond_bands(basin, bands, step)
+        return _cut_beyond_bands(basin, bands, step, band_cut_mm)
 
     def _cut(self, basin: BoolArray, smooth: F32, native: _Native, cem: BoolArray,
              painted: BoolArray, grid: _Grid, marrow: float,
@@ -619,8 +624,9 @@ def _band_plane(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64], 
     return _robust_plane(table[:, 0].astype(np.float64), table[:, 1], table[:, 2], 2.0 / step)
 
 
-def _cut_beyond_bands(region: BoolArray, bands: Sequence[_Band], step: float) -> BoolArray:
-    """The region without what lies more than BAND_CUT_MM beyond the peak of a band
+def _cut_beyond_bands(region: BoolArray, bands: Sequence[_Band], step: float,
+                      margin_mm: float) -> BoolArray:
+    """The region without what lies more than ``margin_mm`` beyond the peak of a band
     when that is at least ENDPLATE_CUT_MIN_ML: the next body, flooded around its marker.
 
     The marker in the next body's marrow is small, and the marrow's texture may hold its
@@ -634,7 +640,7 @@ def _cut_beyond_bands(region: BoolArray, bands: Sequence[_Band], step: float) ->
         if band.plane is None:
             continue
         level = band.plane[0] + band.plane[1] * yy + band.plane[2] * xx
-        beyond = (z - level[None]) * band.direction * step > BAND_CUT_MM
+        beyond = (z - level[None]) * band.direction * step > margin_mm
         if np.count_nonzero(keep & beyond) * step ** 3 / 1000.0 >= ENDPLATE_CUT_MIN_ML:
             keep &= ~beyond
     return keep
