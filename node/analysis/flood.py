@@ -540,15 +540,11 @@ def _disc_beyond(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
     """The disc slab beyond the endplate seen on the columns around the seed, or None."""
     reach = int(DISC_REACH_MM / step)
     hits = []
-    for dy in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
-        for dx in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
-            if dx * dx + dy * dy > DISC_COLUMNS_MM ** 2:
-                continue
-            y, x = round(centre[1] + dy / step), round(centre[2] + dx / step)
-            k = _endplate_on_column(smooth[:, y, x], painted[:, y, x], int(centre[0]),
-                                    direction, marrow, step, reach)
-            if k is not None:
-                hits.append((k, y, x))
+    for y, x in _disc_columns(centre, step, smooth.shape):
+        k = _endplate_on_column(smooth[:, y, x], painted[:, y, x], int(centre[0]),
+                                direction, marrow, step, reach)
+        if k is not None:
+            hits.append((k, y, x))
     if len(hits) < 3:
         return None
     median = float(np.median([k for k, _, _ in hits]))
@@ -603,21 +599,27 @@ def _neighbour_marrow(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.in
     return None
 
 
+def _disc_columns(centre: npt.NDArray[np.int64], step: float, shape: tuple[int, ...]
+                  ) -> list[tuple[int, int]]:
+    """(row, column) of a 3 mm lattice within DISC_COLUMNS_MM of the seed's column."""
+    out = []
+    for dy in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
+        for dx in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
+            y, x = round(centre[1] + dy / step), round(centre[2] + dx / step)
+            on_grid = 0 <= y < shape[1] and 0 <= x < shape[2]
+            if dx * dx + dy * dy <= DISC_COLUMNS_MM ** 2 and on_grid:
+                out.append((y, x))
+    return out
+
+
 def _band_plane(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64], step: float,
                 near: int, far: int) -> FloatArray | None:
     """Plane through the brightest voxel between z indices ``near`` and ``far`` on the
     columns of the disc search (a 3 mm lattice), or None when they disagree."""
     lo, hi = min(near, far), max(near, far) + 1
-    hits = []
-    for dy in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
-        for dx in np.arange(-DISC_COLUMNS_MM, DISC_COLUMNS_MM + 0.1, 3.0):
-            if dx * dx + dy * dy > DISC_COLUMNS_MM ** 2:
-                continue
-            y, x = round(centre[1] + dy / step), round(centre[2] + dx / step)
-            inside = 0 <= y < smooth.shape[1] and 0 <= x < smooth.shape[2]
-            if not inside or painted[lo:hi, y, x].any():
-                continue
-            hits.append((lo + int(np.argmax(smooth[lo:hi, y, x])), y, x))
+    hits = [(lo + int(np.argmax(smooth[lo:hi, y, x])), y, x)
+            for y, x in _disc_columns(centre, step, smooth.shape)
+            if not painted[lo:hi, y, x].any()]
     if len(hits) < 10:
         return None
     table = np.array(hits)
