@@ -467,13 +467,22 @@ def _cut_at_endplates(region: BoolArray, plates: dict[int, BoolArray],
         plane = _robust_plane(first[ys, xs].astype(np.float64), ys, xs, 2.0 / step)
         if plane is None:
             continue
-        yy, xx = np.indices(columns.shape)
-        level = plane[0] + plane[1] * yy + plane[2] * xx
-        beyond = (z - level[None]) * direction * step > ENDPLATE_MARGIN_MM
-        cut = keep & beyond
-        if np.count_nonzero(cut) * step ** 3 / 1000.0 >= ENDPLATE_CUT_MIN_ML:
-            keep &= ~beyond
+        keep = _cut_beyond_plane(keep, plane, direction, ENDPLATE_MARGIN_MM, step)
     return keep
+
+
+def _cut_beyond_plane(region: BoolArray, plane: FloatArray, direction: int, margin_mm: float,
+                      step: float) -> BoolArray:
+    """The region without what lies more than ``margin_mm`` beyond the plane
+    ``k = a + b*y + c*x`` in ``direction`` along z, when that is a disc's worth of volume
+    (ENDPLATE_CUT_MIN_ML) or more."""
+    z = np.arange(region.shape[0])[:, None, None]
+    yy, xx = np.indices(region.shape[1:])
+    level = plane[0] + plane[1] * yy + plane[2] * xx
+    beyond = (z - level[None]) * direction * step > margin_mm
+    if np.count_nonzero(region & beyond) * step ** 3 / 1000.0 < ENDPLATE_CUT_MIN_ML:
+        return region
+    return np.asarray(region & ~beyond, dtype=bool)
 
 
 def _plates(smooth: F32, marrow: float, step: float, direction: int) -> BoolArray:
@@ -635,17 +644,10 @@ def _cut_beyond_bands(region: BoolArray, bands: Sequence[_Band], step: float,
     front while the flooding crosses a faint band around it. A body ends within the band
     (the two fronts meet on one of its flanks), never a few millimetres past its peak.
     """
-    keep = region.copy()
-    z = np.arange(region.shape[0])[:, None, None]
-    yy, xx = np.indices(region.shape[1:])
     for band in bands:
-        if band.plane is None:
-            continue
-        level = band.plane[0] + band.plane[1] * yy + band.plane[2] * xx
-        beyond = (z - level[None]) * band.direction * step > margin_mm
-        if np.count_nonzero(keep & beyond) * step ** 3 / 1000.0 >= ENDPLATE_CUT_MIN_ML:
-            keep &= ~beyond
-    return keep
+        if band.plane is not None:
+            region = _cut_beyond_plane(region, band.plane, band.direction, margin_mm, step)
+    return region
 
 
 def _columns(shape: tuple[int, ...], centre: npt.NDArray[np.int64], radius: float) -> BoolArray:
