@@ -27,6 +27,14 @@ class BodyFrame:
         axes = np.stack([self.left, self.posterior, self.superior], axis=1)
         return np.asarray(rel @ axes, dtype=np.float64)
 
+    @property
+    def tilt_deg(self) -> tuple[float, float]:
+        """Lean of the superior axis from patient +z toward left (x) and posterior (y),
+        degrees."""
+        s = self.superior
+        return (float(np.degrees(np.arctan2(s[0], s[2]))),
+                float(np.degrees(np.arctan2(s[1], s[2]))))
+
     def spacing_along(self, affine: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Sampling step (mm) of the voxel grid along left, posterior and superior.
 
