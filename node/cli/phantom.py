@@ -26,7 +26,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of a single case")
     parser.add_argument("--family", default="no_leak", choices=sorted(FAMILIES),
                         help="family of a single case")
-    parser.add_argument("--set", dest="set_name", help="a named set: smoke, dev or holdout")
+    parser.add_argument("--set", dest="set_name",
+                        help="a named set: smoke, dev, holdout or shifted")
     parser.add_argument("--small", action="store_true",
                         help="reduced matrix (256) and 3 vertebrae: fast, for tests")
     parser.add_argument("--figures", type=Path,

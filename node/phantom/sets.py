@@ -36,6 +36,21 @@ def _holdout() -> list[CaseEntry]:
     return _cycled("holdout", 300)
 
 
+def _shifted() -> list[CaseEntry]:
+    """The dev families acquired outside the dev design: a large field of view (0.9-1.0 mm
+    pixels) with 2 or 3 mm slices, as in many routine abdominal and chest CTs. Five
+    vertebrae each, so that 3 mm slices still make the 20 images a series needs."""
+    out = []
+    for entry in _cycled("shifted", 500):
+        k = int(entry.case_id.split("-")[1])
+        acquisition = (("pixel_mm", 0.9 + 0.1 * (k % 2)), ("slice_mm", (2.0, 3.0)[(k // 2) % 2]),
+                       ("n_vertebrae", 5))
+        kept = tuple(o for o in entry.overrides if o[0] != "slice_mm")
+        out.append(CaseEntry(entry.case_id, entry.family, entry.seed,
+                             overrides=acquisition + kept))
+    return out
+
+
 def _cycled(prefix: str, first_seed: int) -> list[CaseEntry]:
     """Four cases per family, seeds from ``first_seed``, acquisition variants cycled."""
     slices = (0.625, 1.0, 1.25, 2.5)
@@ -54,7 +69,7 @@ def _cycled(prefix: str, first_seed: int) -> list[CaseEntry]:
     return out
 
 
-SETS = {"smoke": _smoke, "dev": _dev, "holdout": _holdout}
+SETS = {"smoke": _smoke, "dev": _dev, "holdout": _holdout, "shifted": _shifted}
 
 
 def named_set(name: str) -> list[CaseEntry]:

@@ -61,3 +61,16 @@ def test_holdout_set_has_the_dev_design_and_none_of_its_seeds() -> None:
     assert [(e.family, e.overrides) for e in holdout] == [(e.family, e.overrides) for e in dev]
     assert not {e.seed for e in dev} & {e.seed for e in holdout}
     assert all(e.case_id.startswith("holdout-") for e in holdout)
+
+
+def test_shifted_set_has_every_family_on_coarse_pixels_and_thick_slices() -> None:
+    dev, shifted = named_set("dev"), named_set("shifted")
+    assert [e.family for e in shifted] == [e.family for e in dev]
+    forced = [dict(e.overrides) for e in shifted]
+    assert {o["pixel_mm"] for o in forced} == {0.9, 1.0}
+    assert {o["slice_mm"] for o in forced} == {2.0, 3.0}
+    for family in {e.family for e in shifted}:
+        mine = [o for e, o in zip(shifted, forced, strict=True) if e.family == family]
+        assert {o["slice_mm"] for o in mine} == {2.0, 3.0}
+    others = {e.seed for e in dev} | {e.seed for e in named_set("holdout")}
+    assert not {e.seed for e in shifted} & others
