@@ -41,9 +41,8 @@ def _shifted() -> list[CaseEntry]:
     pixels) with 2 or 3 mm slices, as in many routine abdominal and chest CTs. Five
     vertebrae each, so that 3 mm slices still make the 20 images a series needs."""
     out = []
-    for entry in _cycled("shifted", 500):
-        k = int(entry.case_id.split("-")[1])
-        acquisition = (("pixel_mm", 0.9 + 0.1 * (k % 2)), ("slice_mm", (2.0, 3.0)[(k // 2) % 2]),
+    for k, entry in enumerate(_cycled("shifted", 500)):
+        acquisition = (("pixel_mm", (0.9, 1.0)[k % 2]), ("slice_mm", (2.0, 3.0)[(k // 2) % 2]),
                        ("n_vertebrae", 5))
         kept = tuple(o for o in entry.overrides if o[0] != "slice_mm")
         out.append(CaseEntry(entry.case_id, entry.family, entry.seed,
