@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+# The volume fractions of the paper stay well below one half: a "body" that is mostly
+# cement is the cement's own edge, where a finder stopped.
+MOSTLY_CEMENT = 0.5
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -128,6 +131,11 @@ def with_new_mask(body: Body, mask: BoolArray, shape: tuple[int, ...], *,
                           wall_point_mm=wall_point)
 
 
+def cement_fraction(body: Body, cement: BoolArray) -> float:
+    """The fraction of the body's voxels that are cement (``cement``: the whole volume)."""
+    return float(np.count_nonzero(body.mask & cement[body.box])) / max(body.voxel_count, 1)
+
+
 def plausible(body: Body, affine: FloatArray, *, volume_ml: tuple[float, float],
               height_mm: tuple[float, float]) -> bool:
     """Whether the body's volume and its height along its own axis are in range."""
@@ -144,16 +152,15 @@ class FirstPlausible:
     """Body finders tried in order: the first body that is not mostly cement is taken.
 
     A finder that stopped at the cement's own edge returns a "body" that is nearly all
-    cement; the volume fractions of the paper stay well below one half, so above
-    ``max_cement_fraction`` the next finder is asked. When every finder's body is mostly
-    cement, the first one's is kept. A finder that finds no body at all (no canal behind
-    the cement, no plausible shape around it) ends the search: on the phantom set that
-    happens only around cement leaked into a disc, where a later finder made a level of
-    the untreated neighbour.
+    cement (see MOSTLY_CEMENT), so above ``max_cement_fraction`` the next finder is
+    asked. When every finder's body is mostly cement, the first one's is kept. A finder
+    that finds no body at all (no canal behind the cement, no plausible shape around it)
+    ends the search: on the phantom set that happens only around cement leaked into a
+    disc, where a later finder made a level of the untreated neighbour.
     """
 
-    def __init__(self, sources: Sequence[BodySource], max_cement_fraction: float = 0.5
-                 ) -> None:
+    def __init__(self, sources: Sequence[BodySource],
+                 max_cement_fraction: float = MOSTLY_CEMENT) -> None:
         if not sources:
             raise ValueError("FirstPlausible needs at least one BodySource. Found none.")
         self.sources = list(sources)
@@ -168,7 +175,7 @@ class FirstPlausible:
             if body is None:
                 break
             first = first or body
-            fraction = np.count_nonzero(body.mask & cement[body.box]) / max(body.voxel_count, 1)
+            fraction = cement_fraction(body, cement)
             if fraction <= self.max_cement_fraction:
                 return body
             logger.info("%s: body is %.0f %% cement; asking the next finder",

@@ -23,7 +23,15 @@ import numpy.typing as npt
 from scipy import ndimage
 from skimage.segmentation import watershed
 
-from node.analysis.bodies import Body, BoolArray, FloatArray, body_from_mask, plausible
+from node.analysis.bodies import (
+    MOSTLY_CEMENT,
+    Body,
+    BoolArray,
+    FloatArray,
+    body_from_mask,
+    cement_fraction,
+    plausible,
+)
 from node.analysis.frame import BodyFrame, body_frame
 
 logger = logging.getLogger(__name__)
@@ -130,6 +138,7 @@ class FloodParams:
     step_mm: float = 0.7                # isotropic grid (coarser when the pixels are)
     smooth_mm: float = 0.8              # trabecular texture, not the shell
     halo_mm: float = 1.2                # cement plus its partial-volume halo (fine scans)
+    retry_halo_pixels: float = 2.0      # ...and where that finds no body, on large pixels
     seed_radius_mm: float = 3.0
     outside_below_hu: float = -60.0     # fat and gas are never body
     outside_margin_hu: float = 120.0    # ...nor anything this much darker than marrow
@@ -217,6 +226,27 @@ class FloodBodySource:
             Cement of the whole volume (painted over before the flooding).
         """
         p = self.params
+        spacing = np.linalg.norm(affine[:3, :3], axis=0)
+        pixel = float(spacing[1:].min())
+        halo = max(p.halo_mm, 0.6 * float(spacing.max()))
+        body = self._body_painted(hu, affine, seed, cement, halo)
+        wider = max(halo, p.retry_halo_pixels * pixel) if pixel < COARSE_SCAN_MM else halo
+        if wider > halo and (body is None or cement_fraction(body, cement) > MOSTLY_CEMENT):
+            # On large pixels the cement's blur reaches beyond the painted halo; the edge
+            # left there holds the flooding back at the cement while the outside comes in
+            # through the blurred shell, and the body found is the cement or nothing.
+            logger.debug("flooding again with %.1f mm of cement painted over", wider)
+            again = self._body_painted(hu, affine, seed, cement, wider)
+            if again is not None and (body is None
+                                      or cement_fraction(again, cement) <= MOSTLY_CEMENT):
+                body = again
+        return body
+
+    def _body_painted(self, hu: npt.NDArray[np.int16], affine: FloatArray,
+                      seed: Sequence[float] | FloatArray, cement: BoolArray, halo: float
+                      ) -> Body | None:
+        """The body flooded with the cement and ``halo`` mm around it painted over."""
+        p = self.params
         seed_mm = (affine @ np.append(np.asarray(seed, dtype=np.float64), 1.0))[:3]
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
         # Never coarser than MAX_STEP_MM: the anatomical sizes below must stay a few grid
@@ -225,7 +255,6 @@ class FloodBodySource:
         grid = _grid_around(seed_mm, step, p.half_extent_mm)
         data = _resample(hu, affine, grid, order=1, cval=-1000.0)
         cem = _resample(cement, affine, grid, order=1, cval=0.0) >= 0.5
-        halo = max(p.halo_mm, 0.6 * float(spacing.max()))
         painted = _near(cem, halo / grid.step)
         if spacing[1:].min() >= COARSE_SCAN_MM:
             marrow = _marrow_level(data, cem, painted, grid.step)
