@@ -204,6 +204,16 @@ class _Native:
         return np.asarray(out.reshape(pts.shape[:-1]), dtype=np.float64)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _GridView:
+    """The CT and its cement around a seed, on the grid and on the CT's own voxels."""
+
+    grid: _Grid
+    data: F32
+    cement: BoolArray
+    native: _Native
+
+
 class FloodBodySource:
     """Classical body finder: watershed from the cement against the certain outside."""
 
@@ -226,35 +236,39 @@ class FloodBodySource:
             Cement of the whole volume (painted over before the flooding).
         """
         p = self.params
+        seed_mm = (affine @ np.append(np.asarray(seed, dtype=np.float64), 1.0))[:3]
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
         pixel = float(spacing[1:].min())
+        # Never coarser than MAX_STEP_MM: the anatomical sizes below must stay a few grid
+        # steps wide even on a 3 mm scan.
+        grid = _grid_around(seed_mm, min(max(p.step_mm, pixel), MAX_STEP_MM), p.half_extent_mm)
+        view = _GridView(grid=grid, data=_resample(hu, affine, grid, order=1, cval=-1000.0),
+                         cement=_resample(cement, affine, grid, order=1, cval=0.0) >= 0.5,
+                         # The wall's edge is read on the CT itself: every resampling would
+                         # widen the thin shell's partial-volume profile and move its
+                         # half-level outward.
+                         native=_native_crop(hu, affine, grid))
         halo = max(p.halo_mm, 0.6 * float(spacing.max()))
-        body = self._body_painted(hu, affine, seed, cement, halo)
+        body = self._body_painted(view, hu, affine, cement, halo)
         wider = max(halo, p.retry_halo_pixels * pixel) if pixel < COARSE_SCAN_MM else halo
         if wider > halo and (body is None or cement_fraction(body, cement) > MOSTLY_CEMENT):
             # On large pixels the cement's blur reaches beyond the painted halo; the edge
             # left there holds the flooding back at the cement while the outside comes in
             # through the blurred shell, and the body found is the cement or nothing.
             logger.debug("flooding again with %.1f mm of cement painted over", wider)
-            again = self._body_painted(hu, affine, seed, cement, wider)
+            again = self._body_painted(view, hu, affine, cement, wider)
             if again is not None and (body is None
                                       or cement_fraction(again, cement) <= MOSTLY_CEMENT):
                 body = again
         return body
 
-    def _body_painted(self, hu: npt.NDArray[np.int16], affine: FloatArray,
-                      seed: Sequence[float] | FloatArray, cement: BoolArray, halo: float
-                      ) -> Body | None:
-        """The body flooded with the cement and ``halo`` mm around it painted over."""
+    def _body_painted(self, view: _GridView, hu: npt.NDArray[np.int16], affine: FloatArray,
+                      cement: BoolArray, halo: float) -> Body | None:
+        """The body flooded on ``view`` with the cement and ``halo`` mm around it painted
+        over."""
         p = self.params
-        seed_mm = (affine @ np.append(np.asarray(seed, dtype=np.float64), 1.0))[:3]
+        grid, data, cem = view.grid, view.data, view.cement
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
-        # Never coarser than MAX_STEP_MM: the anatomical sizes below must stay a few grid
-        # steps wide even on a 3 mm scan.
-        step = min(max(p.step_mm, float(spacing[1:].min())), MAX_STEP_MM)
-        grid = _grid_around(seed_mm, step, p.half_extent_mm)
-        data = _resample(hu, affine, grid, order=1, cval=-1000.0)
-        cem = _resample(cement, affine, grid, order=1, cval=0.0) >= 0.5
         painted = _near(cem, halo / grid.step)
         if spacing[1:].min() >= COARSE_SCAN_MM:
             marrow = _marrow_level(data, cem, painted, grid.step)
@@ -266,10 +280,7 @@ class FloodBodySource:
         centre = np.asarray(grid.shape) // 2
         basin = self._basin(smooth, cem, painted, centre, marrow, grid.step,
                             max(BAND_CUT_MM, BAND_CUT_SLICES * float(spacing[0])))
-        # The wall's edge is read on the CT itself: every resampling would widen the thin
-        # shell's partial-volume profile and move its half-level outward.
-        native = _native_crop(hu, affine, grid)
-        body = self._cut(basin, smooth, native, cem, painted, grid, marrow, centre)
+        body = self._cut(basin, smooth, view.native, cem, painted, grid, marrow, centre)
         if body is None:
             return None
         return self._on_volume(body, grid, hu.shape, affine)
