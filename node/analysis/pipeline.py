@@ -254,7 +254,7 @@ def _flags(volume: CtVolume, cement: CementFinding, bodies: Sequence[Body],
     if volume.spacing_mm[0] > params.coarse_slice_mm + 1e-6:
         flags.append(Flag.COARSE)
     if not bodies:
-        flags.append(Flag.NO_CEMENT_FOUND)
+        flags.append(Flag.NO_BODY_AROUND_CEMENT if cement.seeds else Flag.NO_CEMENT_FOUND)
     if any(body.touches_fov_edge for body in bodies):
         flags.append(Flag.BODY_TOUCHES_FOV_EDGE)
     if cement.metal_found:

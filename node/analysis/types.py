@@ -27,6 +27,9 @@ class Flag(enum.StrEnum):
 
     COARSE = "coarse"
     NO_CEMENT_FOUND = "no_cement_found"
+    # Cement enough for a treated level, but no vertebral body found around it: not
+    # "no cement", which a reader would take for an untreated spine.
+    NO_BODY_AROUND_CEMENT = "no_body_around_cement"
     BODY_TOUCHES_FOV_EDGE = "body_touches_fov_edge"
     METAL_SUSPECTED = "metal_suspected"
 

@@ -17,6 +17,7 @@ SITE_NAMES = {LeakSite.DISC: "disc", LeakSite.CANAL: "canal",
 FLAG_TEXT = {
     Flag.COARSE: "coarse slices (> 1.25 mm): volumes less precise",
     Flag.NO_CEMENT_FOUND: "no cement found",
+    Flag.NO_BODY_AROUND_CEMENT: "cement found, but no vertebral body around it",
     Flag.BODY_TOUCHES_FOV_EDGE: "a vertebral body touches the field of view edge",
     Flag.METAL_SUSPECTED: "metal suspected (objects above 3000 HU)",
 }
@@ -65,14 +66,18 @@ def summary_lines(context: ResultContext) -> list[Line]:
     source = context.sources[0]
     heading = f"vfnode VF% summary, CT series {source.get('SeriesNumber', '?')}"
     lines = [Line(heading, size=18, bold=True), Line("", size=8)]
-    if not context.vertebrae:
+    if not context.vertebrae and Flag.NO_BODY_AROUND_CEMENT in result.flags:
+        lines += [Line("Cement found, but no vertebral body around it.", size=19, bold=True),
+                  Line("Nothing measured: please read this series yourself.", colour=WARN),
+                  Line("", size=8)]
+    elif not context.vertebrae:
         lines += [Line("No cement found in this series.", size=19, bold=True),
                   Line("No treated vertebra: nothing to measure.", colour=GREY),
                   Line("", size=8)]
     for vertebra in context.vertebrae:
         lines += _vertebra_lines(context, vertebra)
     for flag in result.flags:
-        if flag is not Flag.NO_CEMENT_FOUND:
+        if flag not in (Flag.NO_CEMENT_FOUND, Flag.NO_BODY_AROUND_CEMENT):
             lines.append(Line(f"Note: {FLAG_TEXT[flag]}", colour=WARN))
     hidden = len(context.vertebrae) - 3
     if hidden > 0:

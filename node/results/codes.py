@@ -100,6 +100,8 @@ ANALYSIS_FLAG = _private("FLAG", "Analysis flag")
 FLAG_VALUES: dict[Flag, Code] = {
     Flag.COARSE: _private("FLAG-COARSE", "Coarse slices"),
     Flag.NO_CEMENT_FOUND: _private("FLAG-NOCEMENT", "No cement found"),
+    Flag.NO_BODY_AROUND_CEMENT: _private("FLAG-NOBODY",
+                                         "Cement found, no vertebral body around it"),
     Flag.BODY_TOUCHES_FOV_EDGE: _private("FLAG-FOVEDGE",
                                          "Vertebral body touches field of view edge"),
     Flag.METAL_SUSPECTED: _private("FLAG-METAL", "Metal suspected"),

@@ -146,17 +146,20 @@ def vertebra_groups(context: ResultContext, vertebra: Vertebra) -> list[Planar]:
 def no_cement_group(context: ResultContext) -> Planar:
     """One group over the whole middle slice: no treated vertebra, with the series flags."""
     image = context.sources[len(context.sources) // 2]
+    cement = Flag.NO_BODY_AROUND_CEMENT in context.analysis.result.flags
     rows, columns = float(image.Rows), float(image.Columns)
     frame = np.array([[0.0, 0.0], [columns, 0.0], [columns, rows], [0.0, rows], [0.0, 0.0]])
     return Planar(
         tracking_identifier=hd.sr.TrackingIdentifier(
             uid=context.uids.tracking("series", "no-cement"),
-            identifier="No cement found in this series"),
+            identifier=("No vertebral body found around the cement" if cement
+                        else "No cement found in this series")),
         referenced_region=_region(frame, image),
         finding_type=vf_codes.ANALYSED_FIELD,
         measurements=[_measure(context, vf_codes.TREATED_VERTEBRAE, 0, vf_codes.UNIT_COUNT)],
         qualitative_evaluations=[
-            hd.sr.QualitativeEvaluation(vf_codes.CEMENT_FOUND, vf_codes.ABSENT),
+            hd.sr.QualitativeEvaluation(vf_codes.CEMENT_FOUND,
+                                        vf_codes.PRESENT if cement else vf_codes.ABSENT),
             *_flag_evaluations(context.analysis.result.flags),
         ],
     )

@@ -66,6 +66,15 @@ def test_no_cement_gives_an_empty_result_with_its_flag() -> None:
     assert analysis.result.flags == (Flag.NO_CEMENT_FOUND,)
 
 
+def test_cement_without_a_body_is_not_reported_as_no_cement() -> None:
+    # A lump of cement in the soft tissue 26 mm in front of the bodies: nothing to measure,
+    # but a reader must not be told the series has no cement.
+    lump = synth.ellipsoid_mask((0.0, -42.0, 0.0), (7.0, 5.0, 7.0))
+    analysis = _analyse(synth.make_segment(seed=4, cement=[], extra_hu=[(lump, 2600.0)]))
+    assert analysis.result.levels == ()
+    assert analysis.result.flags == (Flag.NO_BODY_AROUND_CEMENT,)
+
+
 def test_screw_pair_is_metal_not_cement() -> None:
     rods = []
     for side in (-1, 1):
