@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from node.analysis.frame import body_frame
 
@@ -26,6 +27,9 @@ BoolArray = npt.NDArray[np.bool_]
 # The volume fractions of the paper stay well below one half: a "body" that is mostly
 # cement is the cement's own edge, where a finder stopped.
 MOSTLY_CEMENT = 0.5
+EDGE_BAND_MM = 2.0            # the cortical shell, with its blur, on either side of a surface
+EDGE_CEMENT_CLEARANCE_MM = 3.0   # ...read where the cement's own brightness is not
+EDGE_CEMENT_SLICES = 2
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -134,6 +138,48 @@ def with_new_mask(body: Body, mask: BoolArray, shape: tuple[int, ...], *,
 def cement_fraction(body: Body, cement: BoolArray) -> float:
     """The fraction of the body's voxels that are cement (``cement``: the whole volume)."""
     return float(np.count_nonzero(body.mask & cement[body.box])) / max(body.voxel_count, 1)
+
+
+def edge_contrast_hu(body: Body, hu: npt.NDArray[np.int16], cement: BoolArray) -> float:
+    """Mean HU within EDGE_BAND_MM inside the body's surface minus that outside it.
+
+    Read in each slice's plane (slices may be thick) and away from the cement. A surface
+    on the outer edge of the cortical shell has the bright shell inside it and soft tissue
+    or disc outside; one that a flooding carried through the shell has soft tissue or
+    marrow on both sides. -inf when nothing of the surface is clear of cement.
+
+    Parameters
+    ----------
+    body : Body
+        The body, on the grid of ``hu``.
+    hu : (slices, rows, columns) int16
+        The CT volume, HU.
+    cement : (slices, rows, columns) bool
+        Cement of the whole volume.
+    """
+    spacing = np.linalg.norm(body.box_affine[:3, :3], axis=0)
+    steps = max(round(EDGE_BAND_MM / float(spacing[1:].min())), 1)
+    pad = steps + 1
+    box = tuple(slice(sl.start, sl.stop) if k == 0
+                else slice(max(sl.start - pad, 0), min(sl.stop + pad, hu.shape[k]))
+                for k, sl in enumerate(body.box))
+    mask = np.zeros(tuple(sl.stop - sl.start for sl in box), dtype=bool)
+    mask[tuple(slice(a.start - b.start, a.stop - b.start)
+               for a, b in zip(body.box, box, strict=True))] = body.mask
+    values = hu[box].astype(np.float32)
+    # Along z the cement's edge is known to a slice at best and its blur spreads over the
+    # next one, so there the clearance is at least EDGE_CEMENT_SLICES slices.
+    sampling = (min(float(spacing[0]), EDGE_CEMENT_CLEARANCE_MM / EDGE_CEMENT_SLICES),
+                float(spacing[1]), float(spacing[2]))
+    clear = ndimage.distance_transform_edt(~cement[box], sampling=sampling
+                                           ) > EDGE_CEMENT_CLEARANCE_MM
+    in_plane = np.zeros((3, 3, 3), dtype=bool)
+    in_plane[1] = ndimage.generate_binary_structure(2, 1)
+    inner = mask & ~ndimage.binary_erosion(mask, in_plane, iterations=steps) & clear
+    outer = ndimage.binary_dilation(mask, in_plane, iterations=steps) & ~mask & clear
+    if not inner.any() or not outer.any():
+        return float("-inf")
+    return float(values[inner].mean() - values[outer].mean())
 
 
 def plausible(body: Body, affine: FloatArray, *, volume_ml: tuple[float, float],

@@ -30,6 +30,7 @@ from node.analysis.bodies import (
     FloatArray,
     body_from_mask,
     cement_fraction,
+    edge_contrast_hu,
     plausible,
 )
 from node.analysis.frame import BodyFrame, body_frame
@@ -138,7 +139,7 @@ class FloodParams:
     step_mm: float = 0.7                # isotropic grid (coarser when the pixels are)
     smooth_mm: float = 0.8              # trabecular texture, not the shell
     halo_mm: float = 1.2                # cement plus its partial-volume halo (fine scans)
-    retry_halo_pixels: float = 2.0      # ...and where that finds no body, on large pixels
+    retry_halo_pixels: float = 2.0      # ...or this many pixels, flooded again (large pixels)
     seed_radius_mm: float = 3.0
     outside_below_hu: float = -60.0     # fat and gas are never body
     outside_margin_hu: float = 120.0    # ...nor anything this much darker than marrow
@@ -251,15 +252,13 @@ class FloodBodySource:
         halo = max(p.halo_mm, 0.6 * float(spacing.max()))
         body = self._body_painted(view, hu, affine, cement, halo)
         wider = max(halo, p.retry_halo_pixels * pixel) if pixel < COARSE_SCAN_MM else halo
-        if wider > halo and (body is None or cement_fraction(body, cement) > MOSTLY_CEMENT):
+        if wider > halo:
             # On large pixels the cement's blur reaches beyond the painted halo; the edge
-            # left there holds the flooding back at the cement while the outside comes in
-            # through the blurred shell, and the body found is the cement or nothing.
-            logger.debug("flooding again with %.1f mm of cement painted over", wider)
+            # left there may hold the flooding back at the cement while the outside comes
+            # in through the blurred shell. Painting more over may instead open the thin
+            # shell beside the cement: the surface read tells which went wrong.
             again = self._body_painted(view, hu, affine, cement, wider)
-            if again is not None and (body is None
-                                      or cement_fraction(again, cement) <= MOSTLY_CEMENT):
-                body = again
+            body = _better_body(body, again, hu, cement)
         return body
 
     def _body_painted(self, view: _GridView, hu: npt.NDArray[np.int16], affine: FloatArray,
@@ -405,6 +404,28 @@ class FloodBodySource:
         p = self.params
         return plausible(body, affine, volume_ml=(p.min_volume_ml, p.max_volume_ml),
                          height_mm=(p.min_height_mm, p.max_height_mm))
+
+
+def _better_body(first: Body | None, again: Body | None, hu: npt.NDArray[np.int16],
+                 cement: BoolArray) -> Body | None:
+    """The body of the first flooding or of the one with more painted over.
+
+    A body that is mostly cement is the cement's own edge, where a flooding stopped;
+    between two that are not, the one on the sharper edge (``edge_contrast_hu``) is on
+    the cortical shell.
+    """
+    if again is None or first is None:
+        return first or again
+    first_cement = cement_fraction(first, cement) > MOSTLY_CEMENT
+    again_cement = cement_fraction(again, cement) > MOSTLY_CEMENT
+    if first_cement or again_cement:
+        choice = first if again_cement else again
+    else:
+        choice = (again if edge_contrast_hu(again, hu, cement)
+                  > edge_contrast_hu(first, hu, cement) else first)
+    if choice is again:
+        logger.debug("the flooding with more cement painted over gives the body")
+    return choice
 
 
 def _flooded_from(elevation: F32, markers: npt.NDArray[np.int32], floodable: BoolArray
