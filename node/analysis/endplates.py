@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
+from skimage.morphology import convex_hull_image
 
 from node.analysis.bodies import Body, with_new_mask
 
@@ -94,6 +95,12 @@ def _set_end(mask: BoolArray, values: npt.NDArray[np.float32], spacing: FloatArr
     # plate was looked for.
     wanted = (np.floor(outer) if toward_end > 0 else np.ceil(outer)).astype(np.int64)
     old_end = ends[all_rows, all_cols]
+    # Beyond the columns the plate was read on (cement hides it where it fills the body
+    # up to the plate) the fitted surface is extrapolated: there an end moves by one
+    # slice at most.
+    fitted = convex_hull_image(~np.isnan(plate))[all_rows, all_cols]
+    wanted = np.where(fitted, wanted, old_end + toward_end * np.maximum(
+        (wanted - old_end) * toward_end, -1))
     k = np.arange(n)[:, None]
     column_masks = mask[:, all_rows, all_cols]
     column_masks &= (k - wanted[None, :]) * toward_end <= 0

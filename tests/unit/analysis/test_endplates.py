@@ -10,7 +10,7 @@ from node.analysis.endplates import with_endplates_between_slices
 
 SLICE_MM, PIXEL_MM, FINE_MM = 2.5, 0.5, 0.05
 SLICES, ROWS, COLS = 16, 80, 80
-MARROW, PLATE, DISC, PLATE_MM = 150.0, 900.0, 90.0, 0.8
+MARROW, PLATE, DISC, PLATE_MM, CEMENT = 150.0, 900.0, 90.0, 0.8, 2500.0
 AFFINE = np.array([[0.0, 0.0, PIXEL_MM, 0.0], [0.0, PIXEL_MM, 0.0, 0.0],
                    [SLICE_MM, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
 
@@ -23,10 +23,13 @@ def _surfaces() -> tuple[np.ndarray, np.ndarray]:
     return lower, upper
 
 
-def _scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _scene(lower: np.ndarray | None = None, cement_cols: int = 0
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """HU on thick slices (box slice profile), the true body, and a body taken with every
-    slice that holds a plate (what a finder that follows the bright plate returns)."""
-    lower, upper = _surfaces()
+    slice that holds a plate (what a finder that follows the bright plate returns).
+    Cement fills the lowest 6 mm of the body in the first ``cement_cols`` columns."""
+    default_lower, upper = _surfaces()
+    lower = default_lower if lower is None else lower
     inside = np.zeros((ROWS, COLS), dtype=bool)
     inside[10:70, 10:70] = True
     z = (np.arange(int(SLICES * SLICE_MM / FINE_MM)) + 0.5) * FINE_MM
@@ -34,6 +37,9 @@ def _scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     body = inside & (zz >= lower) & (zz <= upper)
     plate = body & ((zz - lower < PLATE_MM) | (upper - zz < PLATE_MM))
     fine = np.where(plate, PLATE, np.where(body, MARROW, DISC)).astype(np.float32)
+    cement = body & (zz - lower < 6.0)
+    cement[..., cement_cols:] = False
+    fine[cement] = CEMENT
     per = int(SLICE_MM / FINE_MM)
     hu = fine.reshape(SLICES, per, ROWS, COLS).mean(axis=1)
     centres = ((np.arange(SLICES) + 0.5) * SLICE_MM)[:, None, None]
@@ -60,6 +66,20 @@ def test_plate_slices_are_split_by_the_fitted_surface() -> None:
     assert error_before > 0.05 * np.count_nonzero(truth)      # the finder's bias is real
     assert error_after < 0.6 * error_before
     assert _dice(after.mask, truth) > _dice(found, truth) + 0.02
+
+
+def test_where_cement_hides_the_plate_an_end_moves_one_slice_at_most() -> None:
+    # A plate that sinks toward the far side where it shows, flat under the cement that
+    # fills the near third of the body down to it: the surface fitted where the plate
+    # shows, carried on under the cement, would cut off two slices of cemented body.
+    y, x = np.meshgrid(np.arange(ROWS) * PIXEL_MM, np.arange(COLS) * PIXEL_MM, indexing="ij")
+    lower = 13.0 - 0.4 * np.clip(x - 17.5, 0.0, None) + 0.0 * y
+    hu, truth, found = _scene(lower, cement_cols=35)
+    after = with_endplates_between_slices(_body(found), hu, AFFINE, hu.shape).mask
+    raised = np.argmax(after, axis=0) - np.argmax(found, axis=0)
+    assert raised[10:70, 10:35].max() <= 1
+    shown = after[:, 10:70, 40:70]
+    assert np.count_nonzero(shown != truth[:, 10:70, 40:70]) < 0.05 * np.count_nonzero(shown)
 
 
 def test_thin_slices_are_left_alone() -> None:
