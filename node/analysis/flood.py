@@ -8,8 +8,10 @@ broken by partial volume, where the two fronts meet — at the strongest edge le
 instead of a threshold that leaks through the gap. Because the outside is darker than the
 shell on one side and the marrow on the other, the line settles on the outer edge of the
 shell. Cement is painted over with what surrounds it first, so that its own edges are
-not taken for walls. The posterior elements join the body through the pedicles without a
-wall, so the basin is cut by the plane of the posterior wall found in front of the canal.
+not taken for walls; on larger pixels the flooding is done with two widths painted over
+and the body on the sharper edge is kept (``bodies.edge_contrast_hu``). The posterior
+elements join the body through the pedicles without a wall, so the basin is cut by the
+plane of the posterior wall found in front of the canal.
 """
 
 from __future__ import annotations
