@@ -207,11 +207,15 @@ def _inner_cement_ml(body: Body, cement: CementFinding, voxel_ml: float) -> floa
 
     A leak from the next level lies against this body's endplate or wall (a disc leak
     may even be taken into it): it treats no body. Cement injected into a body reaches
-    its interior.
+    its interior. The distance transform reaches the centre of the first voxel outside;
+    the surface lies up to half a voxel nearer (half a slice on thick slices, where the
+    end slice would otherwise count as 3 mm deep).
     """
     spacing = np.linalg.norm(body.box_affine[:3, :3], axis=0)
-    depth = ndimage.distance_transform_edt(np.pad(body.mask, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
-    return float(np.count_nonzero((depth >= TREATED_DEPTH_MM) & cement.mask[body.box])) * voxel_ml
+    to_outside = ndimage.distance_transform_edt(np.pad(body.mask, 1),
+                                                sampling=spacing)[1:-1, 1:-1, 1:-1]
+    deep = to_outside - 0.5 * float(spacing.max()) >= TREATED_DEPTH_MM
+    return float(np.count_nonzero(deep & cement.mask[body.box])) * voxel_ml
 
 
 def _near_body(body: Body, seed: FloatArray, radius_mm: float) -> bool:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from node.analysis.bodies import body_from_mask
-from node.analysis.pipeline import analyze_volume
+from node.analysis.cement import CementFinding
+from node.analysis.pipeline import _inner_cement_ml, analyze_volume
 from node.analysis.types import Flag, Parameters
 from node.analysis.volume import CtVolume
 
@@ -140,3 +141,24 @@ def test_bodies_looked_for_at_once_give_the_one_at_a_time_result() -> None:
     assert len(one.result.levels) == 2
     assert many.result == one.result
     assert np.array_equal(many.body_labels, one.body_labels)
+
+
+def test_cement_in_a_thick_end_slice_treats_no_body() -> None:
+    # A disc leak taken into the next body lies in its end slice: on 3 mm slices that
+    # slice's centre is 3 mm from the first voxel outside, but only 1.5 mm from the surface.
+    spacing = (3.0, 0.9, 0.9)
+    affine = np.eye(4)
+    affine[:3, :3] = [[0, 0, spacing[2]], [0, spacing[1], 0], [spacing[0], 0, 0]]
+    shape = (12, 60, 60)
+    mask = np.zeros(shape, dtype=bool)
+    mask[1:11, 10:50, 10:50] = True
+    body = body_from_mask(mask, tuple(slice(0, n) for n in shape), affine, shape)
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    in_end_slice = np.zeros(shape, dtype=bool)
+    in_end_slice[10, 20:40, 20:40] = True
+    deep = np.zeros(shape, dtype=bool)
+    deep[5:7, 20:40, 20:40] = True
+    for cement, expected_ml in ((in_end_slice, 0.0), (deep, 800 * voxel_ml)):
+        finding = CementFinding(mask=cement, level_hu=1000.0, metal=np.zeros(shape, bool),
+                                seeds=[])
+        assert _inner_cement_ml(body, finding, voxel_ml) == pytest.approx(expected_ml)
