@@ -79,6 +79,19 @@ class Body:
         out[self.box] = self.mask
         return out
 
+    def mask_in(self, box: tuple[slice, slice, slice]) -> BoolArray:
+        """The body's voxels that fall inside ``box`` of the volume grid, on the box's grid."""
+        out = np.zeros(tuple(s.stop - s.start for s in box), dtype=bool)
+        lo = [max(b.start, g.start) for b, g in zip(self.box, box, strict=True)]
+        hi = [min(b.stop, g.stop) for b, g in zip(self.box, box, strict=True)]
+        if any(h <= l_ for l_, h in zip(lo, hi, strict=True)):
+            return out
+        here = tuple(slice(l_ - g.start, h - g.start) for l_, h, g in zip(lo, hi, box, strict=True))
+        there = tuple(slice(l_ - b.start, h - b.start)
+                      for l_, h, b in zip(lo, hi, self.box, strict=True))
+        out[here] = self.mask[there]
+        return out
+
     @property
     def voxel_count(self) -> int:
         return int(np.count_nonzero(self.mask))
@@ -159,13 +172,8 @@ def edge_contrast_hu(body: Body, hu: npt.NDArray[np.int16], cement: BoolArray) -
     """
     spacing = np.linalg.norm(body.box_affine[:3, :3], axis=0)
     steps = max(round(EDGE_BAND_MM / float(spacing[1:].min())), 1)
-    pad = steps + 1
-    box = tuple(slice(sl.start, sl.stop) if k == 0
-                else slice(max(sl.start - pad, 0), min(sl.stop + pad, hu.shape[k]))
-                for k, sl in enumerate(body.box))
-    mask = np.zeros(tuple(sl.stop - sl.start for sl in box), dtype=bool)
-    mask[tuple(slice(a.start - b.start, a.stop - b.start)
-               for a, b in zip(body.box, box, strict=True))] = body.mask
+    box = grown_box(body.box, np.array([0, steps + 1, steps + 1]), hu.shape)
+    mask = body.mask_in(box)
     values = hu[box].astype(np.float32)
     # Along z the cement's edge is known to a slice at best and its blur spreads over the
     # next one, so there the clearance is at least EDGE_CEMENT_SLICES slices.
@@ -180,6 +188,14 @@ def edge_contrast_hu(body: Body, hu: npt.NDArray[np.int16], cement: BoolArray) -
     if not inner.any() or not outer.any():
         return float("-inf")
     return float(values[inner].mean() - values[outer].mean())
+
+
+def grown_box(box: tuple[slice, slice, slice], margin: npt.NDArray[np.int64],
+              shape: tuple[int, ...]) -> tuple[slice, slice, slice]:
+    """``box`` grown by ``margin`` voxels on both sides of each axis, clipped to ``shape``."""
+    lo = [max(s.start - int(m), 0) for s, m in zip(box, margin, strict=True)]
+    hi = [min(s.stop + int(m), n) for s, m, n in zip(box, margin, shape, strict=True)]
+    return (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
 
 
 def plausible(body: Body, affine: FloatArray, *, volume_ml: tuple[float, float],

@@ -83,7 +83,7 @@ def classify_leaks(cement: BoolArray, bodies: Sequence[Body], affine: FloatArray
     box = _search_box(bodies, affine, shape, search_mm)
     inside = np.zeros(cement[box].shape, dtype=bool)
     for body in bodies:
-        inside |= _in_box(body, box, inside.shape)
+        inside |= body.mask_in(box)
     outside = cement[box] & ~inside
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     voxel_ml = float(abs(np.linalg.det(affine[:3, :3]))) / 1000.0
@@ -95,7 +95,7 @@ def classify_leaks(cement: BoolArray, bodies: Sequence[Body], affine: FloatArray
         leak_mm = leak_idx * spacing
         best = np.full(len(leak_idx), np.inf)
         for i, body in enumerate(bodies):
-            in_box = _in_box(body, box, inside.shape)
+            in_box = body.mask_in(box)
             surface = np.argwhere(in_box & ~ndimage.binary_erosion(in_box))
             dist, _ = cKDTree(surface * spacing).query(leak_mm, distance_upper_bound=search_mm)
             closer = (dist < best) & (dist <= search_mm)
@@ -128,15 +128,6 @@ def _search_box(bodies: Sequence[Body], affine: FloatArray, shape: tuple[int, ..
     lo = np.maximum(lo, 0)
     hi = np.minimum(hi, np.asarray(shape))
     return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))  # type: ignore[return-value]
-
-
-def _in_box(body: Body, box: tuple[slice, slice, slice], shape: tuple[int, ...]) -> BoolArray:
-    """The body's mask placed on the grid of ``box``."""
-    out = np.zeros(shape, dtype=bool)
-    dst = tuple(slice(b.start - o.start, b.stop - o.start) for b, o in zip(body.box, box,
-                                                                          strict=True))
-    out[dst] = body.mask
-    return out
 
 
 def _frame_coords(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray) -> FloatArray:

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from node.analysis.bodies import Body, with_new_mask
+from node.analysis.bodies import Body, grown_box, with_new_mask
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -45,10 +45,10 @@ def with_straddling_cement(body: Body, cement: BoolArray, affine: FloatArray,
         The other bodies of the volume (their voxels are never taken in).
     """
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
-    box = _grown_box(body.box, np.ceil(MAX_REACH_MM / spacing).astype(int) + 1, cement.shape)
-    inner = _in_box([body], box)
+    box = grown_box(body.box, np.ceil(MAX_REACH_MM / spacing).astype(int) + 1, cement.shape)
+    inner = body.mask_in(box)
     cem = cement[box]
-    pieces = _straddling(inner, cem & ~inner & ~_in_box(others, box), cem, spacing)
+    pieces = _straddling(inner, cem & ~inner & ~_in_any(others, box), cem, spacing)
     if not pieces.any():
         return body
     local = affine.copy()
@@ -56,18 +56,10 @@ def with_straddling_cement(body: Body, cement: BoolArray, affine: FloatArray,
     return with_new_mask(body, inner | pieces, cement.shape, box=box, box_affine=local)
 
 
-def _in_box(bodies: Sequence[Body], box: tuple[slice, slice, slice]) -> BoolArray:
-    """The voxels of the bodies that fall inside ``box``, on the box's grid."""
+def _in_any(bodies: Sequence[Body], box: tuple[slice, slice, slice]) -> BoolArray:
     out = np.zeros(tuple(s.stop - s.start for s in box), dtype=bool)
     for body in bodies:
-        lo = [max(b.start, g.start) for b, g in zip(body.box, box, strict=True)]
-        hi = [min(b.stop, g.stop) for b, g in zip(body.box, box, strict=True)]
-        if any(h <= l_ for l_, h in zip(lo, hi, strict=True)):
-            continue
-        here = tuple(slice(l_ - g.start, h - g.start) for l_, h, g in zip(lo, hi, box, strict=True))
-        there = tuple(slice(l_ - b.start, h - b.start)
-                      for l_, h, b in zip(lo, hi, body.box, strict=True))
-        out[here] |= body.mask[there]
+        out |= body.mask_in(box)
     return out
 
 
@@ -91,9 +83,3 @@ def _straddling(inner: BoolArray, outside: BoolArray, cement: BoolArray,
     keep[0] = False
     return np.asarray(keep[labels], dtype=bool)
 
-
-def _grown_box(box: tuple[slice, slice, slice], margin: npt.NDArray[np.int64],
-               shape: tuple[int, ...]) -> tuple[slice, slice, slice]:
-    lo = [max(s.start - int(m), 0) for s, m in zip(box, margin, strict=True)]
-    hi = [min(s.stop + int(m), n) for s, m, n in zip(box, margin, shape, strict=True)]
-    return (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
