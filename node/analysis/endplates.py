@@ -37,6 +37,8 @@ CEMENT_HU = 1000.0
 MIN_COLUMNS = 30
 OUTLIER_SLICES = 0.75
 MIN_INLIERS = 0.5
+# A fitted plate is trusted this far from the nearest column it was read on.
+READ_NEAR_MM = 4.0
 # Half the thickness of an endplate: its outer face lies beyond the plate's centre.
 HALF_PLATE_MM = 0.4
 
@@ -88,19 +90,24 @@ def _set_end(mask: BoolArray, values: npt.NDArray[np.float32], spacing: FloatArr
     if coef is None:
         return
     all_rows, all_cols = np.nonzero(columns)
-    outer = (_quadratic(all_rows * spacing[1], all_cols * spacing[2]) @ coef
-             + toward_end * HALF_PLATE_MM / spacing[0])
+    # Plates read on a narrow ring leave the curvature free: the surface may bend far
+    # away between them, never farther than the plates were read.
+    surface = np.clip(_quadratic(all_rows * spacing[1], all_cols * spacing[2]) @ coef,
+                      np.nanmin(plate) - 0.5, np.nanmax(plate) + 0.5)
+    outer = surface + toward_end * HALF_PLATE_MM / spacing[0]
     # Nothing beyond the plate's outer face stays (a disc flooded through the endplate
     # included); a column grows by one slice at most, only inside the rim, where the
     # plate was looked for.
     wanted = (np.floor(outer) if toward_end > 0 else np.ceil(outer)).astype(np.int64)
     old_end = ends[all_rows, all_cols]
-    # Beyond the columns the plate was read on (cement hides it where it fills the body
-    # up to the plate) the fitted surface is extrapolated: there an end moves by one
-    # slice at most.
-    fitted = convex_hull_image(~np.isnan(plate))[all_rows, all_cols]
-    wanted = np.where(fitted, wanted, old_end + toward_end * np.maximum(
-        (wanted - old_end) * toward_end, -1))
+    # Away from the columns the plate was read on (cement hides it where it fills the
+    # body up to the plate) the fitted surface is extrapolated: there an end moves in by
+    # one slice at most and never out.
+    read = ~np.isnan(plate)
+    near = ndimage.distance_transform_edt(~read, sampling=spacing[1:]) <= READ_NEAR_MM
+    fitted = (convex_hull_image(read) & near)[all_rows, all_cols]
+    wanted = np.where(fitted, wanted, old_end + toward_end * np.clip(
+        (wanted - old_end) * toward_end, -1, 0))
     k = np.arange(n)[:, None]
     column_masks = mask[:, all_rows, all_cols]
     column_masks &= (k - wanted[None, :]) * toward_end <= 0
@@ -133,8 +140,16 @@ def _plate_slices(values: npt.NDArray[np.float32], ends: npt.NDArray[np.int64],
     beyond = values[np.clip(ks[:, -1] + toward_end, 0, n - 1), rows, cols]
     best = np.argmax(prof, axis=1)
     peak = prof[np.arange(len(best)), best]
-    clean = (prof.max(axis=1) < CEMENT_HU) & (peak > beyond)
     k_best = ks[np.arange(len(best)), best]
+    clean = (prof.max(axis=1) < CEMENT_HU) & (peak > beyond)
+    # The plate is placed from the two slices on either side of its own, where cement's
+    # blur pulls it toward the cement: those columns count only when cement leaves too
+    # few others.
+    window = values[np.clip(k_best[:, None] + np.arange(-2, 3)[None, :], 0, n - 1),
+                    rows[:, None], cols[:, None]]
+    clear = clean & (window.max(axis=1) < CEMENT_HU)
+    if np.count_nonzero(clear) >= MIN_COLUMNS:
+        clean = clear
     offset = _plate_offset(values, k_best, rows, cols, toward_end)
     out[rows[clean], cols[clean]] = (k_best + toward_end * offset)[clean]
     return out

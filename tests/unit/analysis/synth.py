@@ -17,6 +17,7 @@ from scipy import ndimage
 
 SPACING = (0.8, 0.7, 0.7)      # slice, row, column (mm)
 SHAPE = (110, 150, 150)
+FOV_MM = tuple(n * d for n, d in zip(SHAPE, SPACING, strict=True))
 A, B = 21.0, 16.0              # body half width (x) and half depth (y), mm
 HEIGHT, DISC = 24.0, 8.0       # body height and disc height, mm
 SHELL = 1.0
@@ -35,20 +36,28 @@ class Segment:
     extras: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
 
 
-def affine() -> npt.NDArray[np.float64]:
+def shape_for(spacing: tuple[float, float, float] = SPACING) -> tuple[int, int, int]:
+    """The grid that covers the segment's field of view at ``spacing``."""
+    n = [round(f / d) for f, d in zip(FOV_MM, spacing, strict=True)]
+    return (n[0], n[1], n[2])
+
+
+def affine(spacing: tuple[float, float, float] = SPACING) -> npt.NDArray[np.float64]:
     """Head-first axial: slice index toward +z, rows toward +y (P), columns toward +x (L)."""
-    dz, dy, dx = SPACING
+    dz, dy, dx = spacing
+    shape = shape_for(spacing)
     out = np.eye(4)
     out[:3, :3] = [[0, 0, dx], [0, dy, 0], [dz, 0, 0]]
-    out[:3, 3] = [-SHAPE[2] * dx / 2, -SHAPE[1] * dy / 2 - 10.0, -SHAPE[0] * dz / 2]
+    out[:3, 3] = [-shape[2] * dx / 2, -shape[1] * dy / 2 - 10.0, -shape[0] * dz / 2]
     return out
 
 
-def _coords(factor: int) -> tuple[npt.NDArray[np.float32], ...]:
+def _coords(factor: int, spacing: tuple[float, float, float] = SPACING
+            ) -> tuple[npt.NDArray[np.float32], ...]:
     """Patient x, y, z of a grid supersampled ``factor`` times (sub-voxel centres)."""
-    aff = affine()
+    aff = affine(spacing)
     axes = []
-    for n in SHAPE:
+    for n in shape_for(spacing):
         sub = (np.arange(n * factor, dtype=np.float32) + 0.5) / factor - 0.5
         axes.append(sub)
     k, r, c = np.meshgrid(*axes, indexing="ij", sparse=True)
@@ -102,20 +111,23 @@ def _shapes(x: npt.NDArray[np.float32], y: npt.NDArray[np.float32],
 
 def make_segment(*, seed: int = 0, cement: list[tuple[tuple[float, ...], ...]] | None = None,
                  extra_hu: list[tuple[npt.NDArray[np.bool_], float]] | None = None,
-                 noise_hu: float = 15.0) -> Segment:
-    """The segment with cement ellipsoids ``((x, y, z), (sx, sy, sz))`` in patient mm."""
+                 noise_hu: float = 15.0, spacing: tuple[float, float, float] = SPACING
+                 ) -> Segment:
+    """The segment with cement ellipsoids ``((x, y, z), (sx, sy, sz))`` in patient mm,
+    sampled at ``spacing`` (slice, row, column; mm)."""
     parts = cement if cement is not None else [((2.0, -2.0, 0.0), (10.0, 7.0, 6.0))]
-    fine, _, _ = _shapes(*_coords(2), parts)
-    hu = fine.reshape(SHAPE[0], 2, SHAPE[1], 2, SHAPE[2], 2).mean(axis=(1, 3, 5))
-    _, bodies, cem = _shapes(*_coords(1), parts)
+    shape = shape_for(spacing)
+    fine, _, _ = _shapes(*_coords(2, spacing), parts)
+    hu = fine.reshape(shape[0], 2, shape[1], 2, shape[2], 2).mean(axis=(1, 3, 5))
+    _, bodies, cem = _shapes(*_coords(1, spacing), parts)
     for mask, value in extra_hu or []:
         hu[mask] = value
     hu = ndimage.gaussian_filter(hu, sigma=(0.5, 0.6, 0.6))
     rng = np.random.default_rng(seed)
-    noise = ndimage.gaussian_filter(rng.normal(0, 1, SHAPE), 0.8)
+    noise = ndimage.gaussian_filter(rng.normal(0, 1, shape), 0.8)
     hu = hu + noise * (noise_hu / max(float(noise.std()), 1e-6))
     hu = np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
-    return Segment(hu=hu, affine=affine(), bodies=bodies, cement=cem)
+    return Segment(hu=hu, affine=affine(spacing), bodies=bodies, cement=cem)
 
 
 def ellipsoid_mask(centre: tuple[float, float, float], semi: tuple[float, float, float]
