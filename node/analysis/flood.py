@@ -339,8 +339,8 @@ class FloodBodySource:
         plates = {d: _plates(smooth, marrow, grid.step, d) & ~painted for d in (1, -1)}
         first_wall: tuple[BodyFrame, float] | None = None
         for _ in range(2):
-            found = self._in_front_of_wall(region, smooth, plates, grid, frame, marrow,
-                                           centre, first_wall)
+            found = self._in_front_of_wall(region, smooth, painted, plates, grid, frame,
+                                           marrow, centre, first_wall)
             if found is None:
                 return None
             body, in_front, wall = found
@@ -358,8 +358,9 @@ class FloodBodySource:
         final = _opened(_star_mask(radius, grid, frame) & in_front, SPIKE_MM / grid.step)
         return _component_at(final, centre)
 
-    def _in_front_of_wall(self, region: BoolArray, smooth: F32, plates: dict[int, BoolArray],
-                          grid: _Grid, frame: BodyFrame, marrow: float,
+    def _in_front_of_wall(self, region: BoolArray, smooth: F32, painted: BoolArray,
+                          plates: dict[int, BoolArray], grid: _Grid, frame: BodyFrame,
+                          marrow: float,
                           centre: npt.NDArray[np.int64],
                           first_wall: tuple[BodyFrame, float] | None
                           ) -> tuple[BoolArray, BoolArray, float] | None:
@@ -367,7 +368,8 @@ class FloodBodySource:
         and the wall's distance; near the wall of the first pass when there was one."""
         p = self.params
         expected = None if first_wall is None else _same_wall(*first_wall, frame)
-        wall = _posterior_wall(smooth, grid, frame, marrow, p, expected)
+        wall = _posterior_wall(smooth, grid, frame, marrow, p, expected,
+                               marrow_held=region & ~painted)
         if wall is None:
             logger.debug("no spinal canal found behind the body")
             return None
@@ -598,7 +600,7 @@ def _disc_markers(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64]
     for direction in (1, -1):
         disc = _disc_beyond(smooth, painted, centre, marrow, step, direction)
         if disc is None:
-            band = _neighbour_marrow(smooth, painted, centre, step, direction)
+            band = _neighbour_marrow(smooth, painted, centre, marrow, step, direction)
             if band is not None:
                 bands.append(band)
                 disc = band.marrow
@@ -637,7 +639,7 @@ class _Band:
 
 
 def _neighbour_marrow(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
-                      step: float, direction: int) -> _Band | None:
+                      marrow: float, step: float, direction: int) -> _Band | None:
     """A slab in the marrow of the next body, beyond the bright band that separates it.
 
     On thick slices a thin disc is blurred with both endplates into one band brighter
@@ -655,6 +657,11 @@ def _neighbour_marrow(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.in
     values = prof[idx]
     covered = np.flatnonzero(np.isnan(values))
     start = (int(covered.max()) + 1 if covered.size else 0) + int(NEIGHBOUR_SKIP_MM / step)
+    # Where the cement's blur reaches farther still (thick slices), its fall into this
+    # body's own marrow is no band.
+    while (start + 1 < len(values) and values[start] > marrow + NEIGHBOUR_BAND_HU
+           and values[start + 1] <= values[start]):
+        start += 1
     run = max(int(NEIGHBOUR_MARROW_MM / step), 1)
     peak = -np.inf
     for i in range(start, len(values) - run):
@@ -913,14 +920,19 @@ def _same_wall(frame: BodyFrame, wall: float, new: BodyFrame) -> float:
 
 
 def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
-                    p: FloodParams, expected: float | None = None) -> float | None:
+                    p: FloodParams, expected: float | None = None,
+                    marrow_held: BoolArray | None = None) -> float | None:
     """Distance from the centre to the outer edge of the posterior wall, along posterior.
 
     Profiles run straight back across the width of the canal; on each, the wall is the
     first bright wall followed by ``canal_probe_mm`` of canal (see ``_wall_on_profile``).
     Where the wall of a first pass is ``expected``, only hits near it count (when at
     least three are): marrow as dark as the canal makes false walls inside the body, in
-    front of the true one, and the second pass starts from a centre nearer to them.
+    front of the true one, and the second pass starts from a centre nearer to them. For
+    the same reason a canal that lies in ``marrow_held`` (the flooded basin where it was
+    not painted over) is the body's own marrow behind the cement's edge, unless fewer
+    than three profiles find any other. (Cement leaked into the canal is painted over
+    and flooded with it: such a canal still counts.)
     """
     origin, post, sup, left = frame.origin, frame.posterior, frame.superior, frame.left
     h = 0.5
@@ -928,6 +940,7 @@ def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
     offsets = [(s, lft) for s in (-4.0, 0.0, 4.0) for lft in np.arange(-12.0, 12.1, 2.0)]
     hold = round(p.canal_probe_mm / h)
     found: list[tuple[float, float]] = []
+    outside: list[tuple[float, float]] = []
     inv = np.linalg.inv(grid.affine)
     for s, lft in offsets:
         pts = origin + s * sup + lft * left + t[:, None] * post
@@ -936,6 +949,13 @@ def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
         wall = _wall_on_profile(prof, t, marrow, hold, p.canal_band_mm[0])
         if wall is not None:
             found.append((float(lft), wall))
+        if marrow_held is not None:
+            held = ndimage.map_coordinates(marrow_held.astype(np.uint8), idx.T, order=0) > 0
+            wall = _wall_on_profile(prof, t, marrow, hold, p.canal_band_mm[0], held)
+            if wall is not None:
+                outside.append((float(lft), wall))
+    if len(outside) >= 3:
+        found = outside
     if expected is not None:
         near = [h for h in found if abs(h[1] - expected) <= WALL_SAME_MM]
         found = near if len(near) >= 3 else found
@@ -958,13 +978,14 @@ def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
     return float(np.percentile(cluster, WALL_PERCENTILE))
 
 
-def _wall_on_profile(prof: F32, t: FloatArray, marrow: float, hold: int, start_mm: float
-                     ) -> float | None:
+def _wall_on_profile(prof: F32, t: FloatArray, marrow: float, hold: int, start_mm: float,
+                     held: BoolArray | None = None) -> float | None:
     """Outer edge of the first bright wall, scanning outward, that the canal follows.
 
     A wall stands clearly above the marrow and falls within WALL_FALL_MM to the canal
     (CSF, fat, soft tissue), which stays darker than bone and than the marrow for
-    ``hold`` samples.
+    ``hold`` samples, not all of them ``held`` (marrow of the flooded basin) when that is
+    given.
     """
     step = float(t[1] - t[0])
     begin = int(np.searchsorted(t, start_mm))
@@ -985,6 +1006,8 @@ def _wall_on_profile(prof: F32, t: FloatArray, marrow: float, hold: int, start_m
         level = 0.5 * (float(prof[k]) + low)
         if (behind.size < hold or low > canal_max or float(behind[2:].max()) >= level
                 or float(np.percentile(behind, 75)) > canal_max):
+            continue
+        if held is not None and held[j0:j0 + hold].all():
             continue
         if prof[k] < ridge and prof[k] - low < WALL_FAINT_DROP_HU:
             continue

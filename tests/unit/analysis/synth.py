@@ -74,7 +74,8 @@ def body_centres_z() -> list[float]:
 
 
 def _shapes(x: npt.NDArray[np.float32], y: npt.NDArray[np.float32],
-            z: npt.NDArray[np.float32], cement_parts: list[tuple[tuple[float, ...], ...]]
+            z: npt.NDArray[np.float32], cement_parts: list[tuple[tuple[float, ...], ...]],
+            bone_hu: tuple[float, float] = (MARROW_HU, CORTEX_HU)
             ) -> tuple[npt.NDArray[np.float32], list[npt.NDArray[np.bool_]], npt.NDArray[np.bool_]]:
     """HU on the (possibly supersampled) grid, the body masks and the cement mask."""
     rho = np.sqrt((x / A) ** 2 + (y / B) ** 2)
@@ -87,8 +88,8 @@ def _shapes(x: npt.NDArray[np.float32], y: npt.NDArray[np.float32],
         body = (rho <= 1.0) & (dz <= HEIGHT / 2)
         bodies.append(body)
         marrow = (rho <= inner_rho) & (dz <= HEIGHT / 2 - SHELL)
-        hu[body] = CORTEX_HU
-        hu[marrow & body] = MARROW_HU
+        hu[body] = bone_hu[1]
+        hu[marrow & body] = bone_hu[0]
         disc = (rho <= 1.0) & (np.abs(z - zc - (HEIGHT + DISC) / 2) < DISC / 2)
         hu[disc] = DISC_HU
         # Pedicles (upper two thirds of the body) and the arch around the canal.
@@ -111,15 +112,15 @@ def _shapes(x: npt.NDArray[np.float32], y: npt.NDArray[np.float32],
 
 def make_segment(*, seed: int = 0, cement: list[tuple[tuple[float, ...], ...]] | None = None,
                  extra_hu: list[tuple[npt.NDArray[np.bool_], float]] | None = None,
-                 noise_hu: float = 15.0, spacing: tuple[float, float, float] = SPACING
-                 ) -> Segment:
+                 noise_hu: float = 15.0, spacing: tuple[float, float, float] = SPACING,
+                 bone_hu: tuple[float, float] = (MARROW_HU, CORTEX_HU)) -> Segment:
     """The segment with cement ellipsoids ``((x, y, z), (sx, sy, sz))`` in patient mm,
-    sampled at ``spacing`` (slice, row, column; mm)."""
+    sampled at ``spacing`` (slice, row, column; mm), its marrow and cortex ``bone_hu``."""
     parts = cement if cement is not None else [((2.0, -2.0, 0.0), (10.0, 7.0, 6.0))]
     shape = shape_for(spacing)
-    fine, _, _ = _shapes(*_coords(2, spacing), parts)
+    fine, _, _ = _shapes(*_coords(2, spacing), parts, bone_hu)
     hu = fine.reshape(shape[0], 2, shape[1], 2, shape[2], 2).mean(axis=(1, 3, 5))
-    _, bodies, cem = _shapes(*_coords(1, spacing), parts)
+    _, bodies, cem = _shapes(*_coords(1, spacing), parts, bone_hu)
     for mask, value in extra_hu or []:
         hu[mask] = value
     hu = ndimage.gaussian_filter(hu, sigma=(0.5, 0.6, 0.6))

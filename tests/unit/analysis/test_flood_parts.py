@@ -164,7 +164,7 @@ def test_the_next_bodys_marrow_beyond_a_bright_band_is_marked(blur_hu: float | N
     smooth, painted, centre, step = _column_of_bodies(
         [(8.0, 150.0), *rim, (12.0, 150.0), (17.0, 235.0), (60.0, 110.0)], painted_mm=8.0)
     for direction in (1, -1):
-        band = flood._neighbour_marrow(smooth, painted, centre, step, direction)
+        band = flood._neighbour_marrow(smooth, painted, centre, 150.0, step, direction)
         assert band is not None and band.plane is not None
         lo, hi = sorted(abs(v) for v in _slab_mm(band.marrow, centre, step))
         assert lo > 17.0 + 1.0 and hi < 17.0 + 2.0 * flood.NEIGHBOUR_MARROW_MM + 2.0
@@ -172,4 +172,4 @@ def test_the_next_bodys_marrow_beyond_a_bright_band_is_marked(blur_hu: float | N
 
 def test_no_next_body_is_marked_without_a_band() -> None:
     smooth, painted, centre, step = _column_of_bodies([(8.0, 150.0), (60.0, 140.0)], 8.0)
-    assert flood._neighbour_marrow(smooth, painted, centre, step, 1) is None
+    assert flood._neighbour_marrow(smooth, painted, centre, 140.0, step, 1) is None
