@@ -939,23 +939,28 @@ def _posterior_wall(smooth: F32, grid: _Grid, frame: BodyFrame, marrow: float,
     t = np.arange(p.canal_band_mm[0] - 2.0, p.canal_band_mm[1] + p.canal_probe_mm + 5.0, h)
     offsets = [(s, lft) for s in (-4.0, 0.0, 4.0) for lft in np.arange(-12.0, 12.1, 2.0)]
     hold = round(p.canal_probe_mm / h)
-    found: list[tuple[float, float]] = []
-    outside: list[tuple[float, float]] = []
     inv = np.linalg.inv(grid.affine)
+    held_grid = None if marrow_held is None else marrow_held.astype(np.uint8)
+    profiles = []
     for s, lft in offsets:
         pts = origin + s * sup + lft * left + t[:, None] * post
-        idx = pts @ inv[:3, :3].T + inv[:3, 3]
-        prof = ndimage.map_coordinates(smooth, idx.T, order=1, cval=-1000.0)
-        wall = _wall_on_profile(prof, t, marrow, hold, p.canal_band_mm[0])
-        if wall is not None:
-            found.append((float(lft), wall))
-        if marrow_held is not None:
-            held = ndimage.map_coordinates(marrow_held.astype(np.uint8), idx.T, order=0) > 0
-            wall = _wall_on_profile(prof, t, marrow, hold, p.canal_band_mm[0], held)
+        idx = (pts @ inv[:3, :3].T + inv[:3, 3]).T
+        prof = ndimage.map_coordinates(smooth, idx, order=1, cval=-1000.0)
+        held = None if held_grid is None else ndimage.map_coordinates(held_grid, idx, order=0) > 0
+        profiles.append((float(lft), prof, held))
+
+    def walls_found(with_held: bool) -> list[tuple[float, float]]:
+        out = []
+        for lft, prof, held in profiles:
+            wall = _wall_on_profile(prof, t, marrow, hold, p.canal_band_mm[0],
+                                    held if with_held else None)
             if wall is not None:
-                outside.append((float(lft), wall))
-    if len(outside) >= 3:
-        found = outside
+                out.append((lft, wall))
+        return out
+
+    found = walls_found(with_held=True) if held_grid is not None else []
+    if len(found) < 3:
+        found = walls_found(with_held=False)
     if expected is not None:
         near = [h for h in found if abs(h[1] - expected) <= WALL_SAME_MM]
         found = near if len(near) >= 3 else found
