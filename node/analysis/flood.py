@@ -126,6 +126,13 @@ ENDPLATE_MIN_COLUMNS = 0.25
 ENDPLATE_AGREEING = 0.5
 ENDPLATE_MARGIN_MM = 2.0
 ENDPLATE_CUT_MIN_ML = 1.0
+NEAR_PLATE_AGREEING = 0.3    # hits on the body's own plate where the next one's show too
+NEAR_PLATE_BEFORE = 0.15     # ...and hits before it (sclerotic rim, cleft walls)
+PLATE_CLEAR_MM = 3.0         # ...and of those, some this far (or a slice) from the paint
+NEAR_PLATE_CLEAR = 0.25
+NEAR_PLATE_DISC_MM = 4.0     # the next body's plate lies a disc beyond
+NEAR_PLATE_DISC_SLICES = 1.5  # ...more than the steps of a slanted plate across slices
+ONE_PLATE_SLICES = 1.0       # those steps: hits this far from one plane
 PLATE_BEYOND_MM = (1.0, 2.5)
 # Scans this coarse: the voxels next to the cement are partly cement (see
 # _partial_volume_halo). On finer scans that halo would paint the endplates too.
@@ -281,7 +288,8 @@ class FloodBodySource:
         centre = np.asarray(grid.shape) // 2
         basin = self._basin(smooth, cem, painted, centre, marrow, grid.step,
                             max(BAND_CUT_MM, BAND_CUT_SLICES * float(spacing[0])))
-        body = self._cut(basin, smooth, view.native, cem, painted, grid, marrow, centre)
+        body = self._cut(basin, smooth, view.native, cem, painted, grid, marrow, centre,
+                         float(spacing[0]))
         if body is None:
             return None
         return self._on_volume(body, grid, hu.shape, affine)
@@ -322,7 +330,7 @@ class FloodBodySource:
 
     def _cut(self, basin: BoolArray, smooth: F32, native: _Native, cem: BoolArray,
              painted: BoolArray, grid: _Grid, marrow: float,
-             centre: npt.NDArray[np.int64]) -> BoolArray | None:
+             centre: npt.NDArray[np.int64], slice_mm: float) -> BoolArray | None:
         """Cut the basin at the posterior wall, keep the seed's component, opened, and
         put its surface on the outer edge of the shell.
 
@@ -336,7 +344,7 @@ class FloodBodySource:
         seed_mm = grid.points(_ball_at(grid.shape, centre, 0.0))[0]
         frame = BodyFrame(origin=seed_mm, superior=np.array([0.0, 0.0, 1.0]),
                           left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
-        plates = {d: _plates(smooth, marrow, grid.step, d) & ~painted for d in (1, -1)}
+        plates = _Plates.read(smooth, painted, marrow, grid.step, slice_mm)
         first_wall: tuple[BodyFrame, float] | None = None
         for _ in range(2):
             found = self._in_front_of_wall(region, smooth, painted, plates, grid, frame,
@@ -359,7 +367,7 @@ class FloodBodySource:
         return _component_at(final, centre)
 
     def _in_front_of_wall(self, region: BoolArray, smooth: F32, painted: BoolArray,
-                          plates: dict[int, BoolArray], grid: _Grid, frame: BodyFrame,
+                          plates: _Plates, grid: _Grid, frame: BodyFrame,
                           marrow: float,
                           centre: npt.NDArray[np.int64],
                           first_wall: tuple[BodyFrame, float] | None
@@ -506,11 +514,30 @@ def _partial_volume_halo(cement: BoolArray, affine: FloatArray, grid: _Grid) -> 
     return np.asarray(touched > 0.01, dtype=bool)
 
 
-def _cut_at_endplates(region: BoolArray, plates: dict[int, BoolArray],
-                      centre: npt.NDArray[np.int64], step: float) -> BoolArray:
+@dataclass(frozen=True, slots=True, eq=False)
+class _Plates:
+    """Endplate voxels on the grid (``_plates`` per direction along z, unpainted), with
+    what tells a hidden plate: the painted cement and the voxels clear of its blur."""
+
+    found: dict[int, BoolArray]
+    painted: BoolArray
+    clear: BoolArray
+    slice_mm: float
+
+    @classmethod
+    def read(cls, smooth: F32, painted: BoolArray, marrow: float, step: float,
+             slice_mm: float) -> _Plates:
+        found = {d: _plates(smooth, marrow, step, d) & ~painted for d in (1, -1)}
+        # The cement's blur beyond the paint (a slice or more on thick slices) peaks
+        # and falls like a plate.
+        clear = ~_near(painted, max(PLATE_CLEAR_MM, slice_mm) / step)
+        return cls(found=found, painted=painted, clear=clear, slice_mm=slice_mm)
+
+
+def _cut_at_endplates(region: BoolArray, plates: _Plates, centre: npt.NDArray[np.int64],
+                      step: float) -> BoolArray:
     """The region without what lies beyond its endplates (a disc flooded through a gap).
 
-    ``plates`` holds, per direction along z, the unpainted voxels of ``_plates``.
 
     An endplate is a bright plate across the columns of the body: on each column, the
     first voxel from the seed's level that stands above the marrow with the disc beyond
@@ -522,18 +549,78 @@ def _cut_at_endplates(region: BoolArray, plates: dict[int, BoolArray],
     z = np.arange(region.shape[0])[:, None, None]
     for direction in (1, -1):
         ahead = (z - centre[0]) * direction > 0
-        hit = plates[direction] & _near(region, 1.0) & ahead
+        hit = plates.found[direction] & _near(region, 1.0) & ahead
         has = hit.any(axis=0) & columns
         if np.count_nonzero(has) < ENDPLATE_MIN_COLUMNS * np.count_nonzero(columns):
             continue
         first = np.where(direction > 0, np.argmax(hit, axis=0),
                          hit.shape[0] - 1 - np.argmax(hit[::-1], axis=0))
         ys, xs = np.nonzero(has)
-        plane = _robust_plane(first[ys, xs].astype(np.float64), ys, xs, 2.0 / step)
+        plane = _endplate_plane(first[ys, xs].astype(np.float64), ys, xs, plates,
+                                direction, step)
         if plane is None:
             continue
         keep = _cut_beyond_plane(keep, plane, direction, ENDPLATE_MARGIN_MM, step)
     return keep
+
+
+def _endplate_plane(k: FloatArray, ys: npt.NDArray[np.int64], xs: npt.NDArray[np.int64],
+                    plates: _Plates, direction: int, step: float) -> FloatArray | None:
+    """Plane of the endplate hits ``k`` (first plate met from the seed, per column), or
+    None when they do not show one.
+
+    Where cement fills the body up to its endplate the plate is painted over, and the
+    first plate met beyond it is the next body's, across the disc: those hits all lie
+    beyond the body's own plate, never before it. So when many hits lie before the
+    plane of most of them (or when no plane holds most), the plane of the nearer hits
+    is the body's plate if enough of all the hits lie on it, hardly any before it,
+    enough of its own are clear of the cement (whose blur beyond the paint peaks and
+    falls like a plate on thick slices), and the hits beyond it lie a disc beyond,
+    where painted cement covers it (not a plate depressed by the fracture, nor the
+    steps of one slanted plate across thick slices).
+    """
+    tolerance = 2.0 / step
+    plane = _robust_plane(k, ys, xs, tolerance)
+    if plane is None:
+        if _robust_plane(k, ys, xs, ONE_PLATE_SLICES * plates.slice_mm / step) is not None:
+            return None   # one slanted plate, in steps across thick slices
+        ahead = k * direction
+        near = ahead <= np.median(ahead)
+    else:
+        near = _beyond(plane, k, ys, xs, direction) < -tolerance
+        if np.mean(near) <= NEAR_PLATE_BEFORE:
+            return plane
+    nearer = _robust_plane(k[near], ys[near], xs[near], tolerance)
+    if nearer is None:
+        return plane
+    beyond = _beyond(nearer, k, ys, xs, direction)
+    on = np.abs(beyond) <= tolerance
+    if (np.mean(on) < NEAR_PLATE_AGREEING or np.mean(beyond < -tolerance) > NEAR_PLATE_BEFORE
+            or np.count_nonzero(on & plates.clear[k.astype(np.int64), ys, xs])
+            < NEAR_PLATE_CLEAR * np.count_nonzero(on)):
+        return plane
+    farther = beyond > tolerance
+    disc = max(NEAR_PLATE_DISC_MM, NEAR_PLATE_DISC_SLICES * plates.slice_mm)
+    hidden = _painted_at(nearer, plates.painted, ys[farther], xs[farther], tolerance)
+    if np.median(beyond[farther]) * step < disc or np.mean(hidden) < 0.5:
+        return plane
+    return nearer
+
+
+def _painted_at(plane: FloatArray, painted: BoolArray, ys: npt.NDArray[np.int64],
+                xs: npt.NDArray[np.int64], tolerance: float) -> BoolArray:
+    """Whether each column (ys, xs) is painted within ``tolerance`` of ``plane``."""
+    level = np.rint(plane[0] + plane[1] * ys + plane[2] * xs).astype(np.int64)
+    reach = np.arange(-int(np.ceil(tolerance)), int(np.ceil(tolerance)) + 1)
+    ks = np.clip(level[:, None] + reach[None, :], 0, painted.shape[0] - 1)
+    return np.asarray(painted[ks, ys[:, None], xs[:, None]].any(axis=1), dtype=bool)
+
+
+def _beyond(plane: FloatArray, k: FloatArray, ys: npt.NDArray[np.int64],
+            xs: npt.NDArray[np.int64], direction: int) -> FloatArray:
+    """How far each hit lies beyond ``plane`` in ``direction`` (grid steps)."""
+    return np.asarray((k - (plane[0] + plane[1] * ys + plane[2] * xs)) * direction,
+                      dtype=np.float64)
 
 
 def _cut_beyond_plane(region: BoolArray, plane: FloatArray, direction: int, margin_mm: float,

@@ -173,3 +173,53 @@ def test_the_next_bodys_marrow_beyond_a_bright_band_is_marked(blur_hu: float | N
 def test_no_next_body_is_marked_without_a_band() -> None:
     smooth, painted, centre, step = _column_of_bodies([(8.0, 150.0), (60.0, 140.0)], 8.0)
     assert flood._neighbour_marrow(smooth, painted, centre, 140.0, step, 1) is None
+
+
+def _plate_hits(near_share: float, near_clear: bool, seed: int = 0
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, flood._Plates]:
+    """Endplate hits below a seed (direction -1) on a 40 x 40 lattice of columns: the
+    body's own plate, slanted, where it shows; 6 voxels beyond it, the next body's plate
+    where cement painted over the own one hides it (the middle of the body)."""
+    rng = np.random.default_rng(seed)
+    ys, xs = (a.ravel() for a in np.mgrid[0:40, 0:40])
+    own = 30.0 + 0.1 * ys + rng.normal(0, 0.4, ys.size)
+    middle = np.hypot(ys - 19.5, xs - 19.5)
+    hidden = middle < np.quantile(middle, 1.0 - near_share)
+    k = np.rint(np.where(hidden, own - 6.0, own))
+    painted = np.zeros((60, 40, 40), dtype=bool)
+    for y, x, level in zip(ys[hidden], xs[hidden], np.rint(own[hidden]).astype(int),
+                           strict=True):
+        painted[level - 1:level + 8, y, x] = True
+    clear = ~flood._near(painted, 3.0) if near_clear else np.zeros_like(painted)
+    return k, ys, xs, flood._Plates(found={}, painted=painted, clear=clear, slice_mm=1.0)
+
+
+def _is_own_plate(plane: np.ndarray | None) -> bool:
+    return plane is not None and abs(plane[0] - 30.0) < 1.0 and abs(plane[1] - 0.1) < 0.03
+
+
+@pytest.mark.parametrize("near_share", [0.35, 0.45])
+def test_the_nearer_plate_is_the_bodys_where_cement_hides_it_in_the_middle(
+        near_share: float) -> None:
+    k, ys, xs, plates = _plate_hits(near_share, near_clear=True)
+    assert not _is_own_plate(flood._robust_plane(k, ys, xs, 2.0 / 0.9))
+    assert _is_own_plate(flood._endplate_plane(k, ys, xs, plates, -1, 0.9))
+
+
+def test_a_nearer_plate_seen_only_beside_the_cement_is_its_blur() -> None:
+    k, ys, xs, plates = _plate_hits(0.45, near_clear=False)
+    assert not _is_own_plate(flood._endplate_plane(k, ys, xs, plates, -1, 0.9))
+
+
+def test_a_nearer_plate_over_no_cement_is_no_hidden_plate() -> None:
+    # A plate depressed by the fracture: the outer rim still shows the plate beyond.
+    k, ys, xs, plates = _plate_hits(0.45, near_clear=True)
+    unpainted = flood._Plates(found={}, painted=np.zeros_like(plates.painted),
+                              clear=np.ones_like(plates.clear), slice_mm=1.0)
+    assert not _is_own_plate(flood._endplate_plane(k, ys, xs, unpainted, -1, 0.9))
+
+
+def test_no_nearer_plate_on_too_few_columns() -> None:
+    k, ys, xs, plates = _plate_hits(0.2, near_clear=True)
+    assert not _is_own_plate(flood._endplate_plane(k, ys, xs, plates, -1, 0.9))
+
