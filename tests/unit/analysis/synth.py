@@ -67,15 +67,16 @@ def _coords(factor: int, spacing: tuple[float, float, float] = SPACING
     return x.astype(np.float32), y.astype(np.float32), z.astype(np.float32)
 
 
-def body_centres_z() -> list[float]:
+def body_centres_z(disc_mm: float = DISC) -> list[float]:
     """z of the centres of the three bodies, cranial first."""
-    step = HEIGHT + DISC
+    step = HEIGHT + disc_mm
     return [step, 0.0, -step]
 
 
 def _shapes(x: npt.NDArray[np.float32], y: npt.NDArray[np.float32],
             z: npt.NDArray[np.float32], cement_parts: list[tuple[tuple[float, ...], ...]],
-            bone_hu: tuple[float, float] = (MARROW_HU, CORTEX_HU)
+            bone_hu: tuple[float, float] = (MARROW_HU, CORTEX_HU),
+            disc: tuple[float, float] = (DISC, DISC_HU)
             ) -> tuple[npt.NDArray[np.float32], list[npt.NDArray[np.bool_]], npt.NDArray[np.bool_]]:
     """HU on the (possibly supersampled) grid, the body masks and the cement mask."""
     rho = np.sqrt((x / A) ** 2 + (y / B) ** 2)
@@ -83,15 +84,16 @@ def _shapes(x: npt.NDArray[np.float32], y: npt.NDArray[np.float32],
     hu = np.broadcast_to(hu, np.broadcast_shapes(x.shape, y.shape, z.shape)).copy()
     bodies = []
     inner_rho = 1.0 - SHELL / B
-    for zc in body_centres_z():
+    disc_mm, disc_hu = disc
+    for zc in body_centres_z(disc_mm):
         dz = np.abs(z - zc)
         body = (rho <= 1.0) & (dz <= HEIGHT / 2)
         bodies.append(body)
         marrow = (rho <= inner_rho) & (dz <= HEIGHT / 2 - SHELL)
         hu[body] = bone_hu[1]
         hu[marrow & body] = bone_hu[0]
-        disc = (rho <= 1.0) & (np.abs(z - zc - (HEIGHT + DISC) / 2) < DISC / 2)
-        hu[disc] = DISC_HU
+        in_disc = (rho <= 1.0) & (np.abs(z - zc - (HEIGHT + disc_mm) / 2) < disc_mm / 2)
+        hu[in_disc] = disc_hu
         # Pedicles (upper two thirds of the body) and the arch around the canal.
         ped_z = (z > zc - HEIGHT / 6) & (z < zc + HEIGHT / 2 - 2)
         for side in (-1, 1):
@@ -101,7 +103,7 @@ def _shapes(x: npt.NDArray[np.float32], y: npt.NDArray[np.float32],
         canal_r = np.sqrt(x ** 2 + (y - B - 10.0) ** 2)
         arch = (canal_r > 8.0) & (canal_r < 11.5) & (y > B + 4) & ped_z
         hu[arch] = 450.0
-        hu[(canal_r <= 8.0) & (np.abs(z - zc) < HEIGHT / 2 + DISC / 2)] = 10.0
+        hu[(canal_r <= 8.0) & (np.abs(z - zc) < HEIGHT / 2 + disc_mm / 2)] = 10.0
     cement = np.zeros(hu.shape, dtype=bool)
     for centre, semi in cement_parts:
         e = sum(((g - c) / s) ** 2 for g, c, s in zip((x, y, z), centre, semi, strict=True))
@@ -113,14 +115,16 @@ def _shapes(x: npt.NDArray[np.float32], y: npt.NDArray[np.float32],
 def make_segment(*, seed: int = 0, cement: list[tuple[tuple[float, ...], ...]] | None = None,
                  extra_hu: list[tuple[npt.NDArray[np.bool_], float]] | None = None,
                  noise_hu: float = 15.0, spacing: tuple[float, float, float] = SPACING,
-                 bone_hu: tuple[float, float] = (MARROW_HU, CORTEX_HU)) -> Segment:
+                 bone_hu: tuple[float, float] = (MARROW_HU, CORTEX_HU),
+                 disc: tuple[float, float] = (DISC, DISC_HU)) -> Segment:
     """The segment with cement ellipsoids ``((x, y, z), (sx, sy, sz))`` in patient mm,
-    sampled at ``spacing`` (slice, row, column; mm), its marrow and cortex ``bone_hu``."""
+    sampled at ``spacing`` (slice, row, column; mm), its marrow and cortex ``bone_hu``
+    and its discs' height (mm) and HU ``disc``."""
     parts = cement if cement is not None else [((2.0, -2.0, 0.0), (10.0, 7.0, 6.0))]
     shape = shape_for(spacing)
-    fine, _, _ = _shapes(*_coords(2, spacing), parts, bone_hu)
+    fine, _, _ = _shapes(*_coords(2, spacing), parts, bone_hu, disc)
     hu = fine.reshape(shape[0], 2, shape[1], 2, shape[2], 2).mean(axis=(1, 3, 5))
-    _, bodies, cem = _shapes(*_coords(1, spacing), parts, bone_hu)
+    _, bodies, cem = _shapes(*_coords(1, spacing), parts, bone_hu, disc)
     for mask, value in extra_hu or []:
         hu[mask] = value
     hu = ndimage.gaussian_filter(hu, sigma=(0.5, 0.6, 0.6))
