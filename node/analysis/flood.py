@@ -538,11 +538,11 @@ def _cut_at_endplates(region: BoolArray, plates: _Plates, centre: npt.NDArray[np
                       step: float) -> BoolArray:
     """The region without what lies beyond its endplates (a disc flooded through a gap).
 
-
     An endplate is a bright plate across the columns of the body: on each column, the
     first voxel from the seed's level that stands above the marrow with the disc beyond
-    it. A plane is fitted to these hits where they agree; the region more than
-    ENDPLATE_MARGIN_MM beyond it is cut when that is a disc's worth of volume.
+    it (``plates.found``). A plane is fitted to these hits where they agree
+    (:func:`_endplate_plane`); the region more than ENDPLATE_MARGIN_MM beyond it is cut
+    when that is a disc's worth of volume.
     """
     columns = region.any(axis=0)
     keep = region.copy()
@@ -573,11 +573,7 @@ def _endplate_plane(k: FloatArray, ys: npt.NDArray[np.int64], xs: npt.NDArray[np
     first plate met beyond it is the next body's, across the disc: those hits all lie
     beyond the body's own plate, never before it. So when many hits lie before the
     plane of most of them (or when no plane holds most), the plane of the nearer hits
-    is the body's plate if enough of all the hits lie on it, hardly any before it,
-    enough of its own are clear of the cement (whose blur beyond the paint peaks and
-    falls like a plate on thick slices), and the hits beyond it lie a disc beyond,
-    where painted cement covers it (not a plate depressed by the fracture, nor the
-    steps of one slanted plate across thick slices).
+    is the body's plate if it passes :func:`_hides_next_plate`.
     """
     tolerance = 2.0 / step
     plane = _robust_plane(k, ys, xs, tolerance)
@@ -591,20 +587,31 @@ def _endplate_plane(k: FloatArray, ys: npt.NDArray[np.int64], xs: npt.NDArray[np
         if np.mean(near) <= NEAR_PLATE_BEFORE:
             return plane
     nearer = _robust_plane(k[near], ys[near], xs[near], tolerance)
-    if nearer is None:
+    if nearer is None or not _hides_next_plate(nearer, k, ys, xs, plates, direction, step):
         return plane
+    return nearer
+
+
+def _hides_next_plate(nearer: FloatArray, k: FloatArray, ys: npt.NDArray[np.int64],
+                      xs: npt.NDArray[np.int64], plates: _Plates, direction: int,
+                      step: float) -> bool:
+    """Whether the plane ``nearer`` is the body's plate with the next body's seen beyond
+    it: enough of all the hits lie on it, hardly any before it, enough of its own are
+    clear of the cement (whose blur beyond the paint peaks and falls like a plate on
+    thick slices), and the hits beyond it lie a disc beyond, where painted cement covers
+    it (not a plate depressed by the fracture, nor the steps of one slanted plate across
+    thick slices)."""
+    tolerance = 2.0 / step
     beyond = _beyond(nearer, k, ys, xs, direction)
     on = np.abs(beyond) <= tolerance
+    clear = plates.clear[k.astype(np.int64), ys, xs]
     if (np.mean(on) < NEAR_PLATE_AGREEING or np.mean(beyond < -tolerance) > NEAR_PLATE_BEFORE
-            or np.count_nonzero(on & plates.clear[k.astype(np.int64), ys, xs])
-            < NEAR_PLATE_CLEAR * np.count_nonzero(on)):
-        return plane
+            or np.count_nonzero(on & clear) < NEAR_PLATE_CLEAR * np.count_nonzero(on)):
+        return False
     farther = beyond > tolerance
     disc = max(NEAR_PLATE_DISC_MM, NEAR_PLATE_DISC_SLICES * plates.slice_mm)
     hidden = _painted_at(nearer, plates.painted, ys[farther], xs[farther], tolerance)
-    if np.median(beyond[farther]) * step < disc or np.mean(hidden) < 0.5:
-        return plane
-    return nearer
+    return bool(np.median(beyond[farther]) * step >= disc and np.mean(hidden) >= 0.5)
 
 
 def _painted_at(plane: FloatArray, painted: BoolArray, ys: npt.NDArray[np.int64],
