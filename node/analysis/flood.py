@@ -137,6 +137,8 @@ PLATE_BEYOND_MM = (1.0, 2.5)
 # Scans this coarse: the voxels next to the cement are partly cement (see
 # _partial_volume_halo). On finer scans that halo would paint the endplates too.
 COARSE_SCAN_MM = 2.5
+RETRY_SLICE_RATIO = 2.5
+RETRY_ADDED_CEMENT = 0.03
 PARTLY_CEMENT_ABOVE_MARROW_HU = 120.0   # a few per cent of cement in the voxel
 
 
@@ -268,6 +270,12 @@ class FloodBodySource:
             # shell beside the cement: the surface read tells which went wrong.
             again = self._body_painted(view, hu, affine, cement, wider)
             body = _better_body(body, again, hu, cement)
+        slice_mm = float(spacing[0])
+        if body is not None and slice_mm >= RETRY_SLICE_RATIO * pixel and slice_mm > wider:
+            # Along thick slices the cement's blur reaches about a slice beyond it.
+            again = self._body_painted(view, hu, affine, cement, slice_mm)
+            if _adds_only_marrow(body, again, cement):
+                body = _better_body(body, again, hu, cement)
         return body
 
     def _body_painted(self, view: _GridView, hu: npt.NDArray[np.int16], affine: FloatArray,
@@ -438,6 +446,16 @@ def _better_body(first: Body | None, again: Body | None, hu: npt.NDArray[np.int1
     if choice is again:
         logger.debug("the flooding with more cement painted over gives the body")
     return choice
+
+
+def _adds_only_marrow(body: Body, again: Body | None, cement: BoolArray) -> bool:
+    """Whether ``again`` adds to ``body`` hardly any cement (a disc leak painted over
+    and flooded through is no marrow)."""
+    if again is None:
+        return False
+    added = again.full_mask(cement.shape) & ~body.full_mask(cement.shape)
+    n = np.count_nonzero(added)
+    return bool(n > 0 and np.count_nonzero(added & cement) <= RETRY_ADDED_CEMENT * n)
 
 
 def _flooded_from(elevation: F32, markers: npt.NDArray[np.int32], floodable: BoolArray
