@@ -138,7 +138,8 @@ PLATE_BEYOND_MM = (1.0, 2.5)
 # _partial_volume_halo). On finer scans that halo would paint the endplates too.
 COARSE_SCAN_MM = 2.5
 RETRY_SLICE_RATIO = 2.5
-RETRY_ADDED_CEMENT = 0.03
+RETRY_ADDED_CEMENT = 0.01
+RETRY_CEMENT_SHARE = 0.35
 PARTLY_CEMENT_ABOVE_MARROW_HU = 120.0   # a few per cent of cement in the voxel
 
 
@@ -271,8 +272,10 @@ class FloodBodySource:
             again = self._body_painted(view, hu, affine, cement, wider)
             body = _better_body(body, again, hu, cement)
         slice_mm = float(spacing[0])
-        if body is not None and slice_mm >= RETRY_SLICE_RATIO * pixel and slice_mm > wider:
-            # Along thick slices the cement's blur reaches about a slice beyond it.
+        if (body is not None and slice_mm >= RETRY_SLICE_RATIO * pixel and slice_mm > wider
+                and cement_fraction(body, cement) >= RETRY_CEMENT_SHARE):
+            # Along thick slices the cement's blur reaches about a slice beyond it, and a
+            # body that is largely cement may have been held back at that blur.
             again = self._body_painted(view, hu, affine, cement, slice_mm)
             if _adds_only_marrow(body, again, cement):
                 body = _better_body(body, again, hu, cement)
