@@ -456,9 +456,9 @@ def _adds_only_marrow(body: Body, again: Body | None, cement: BoolArray) -> bool
     and flooded through is no marrow)."""
     if again is None:
         return False
-    added = again.full_mask(cement.shape) & ~body.full_mask(cement.shape)
+    added = again.mask & ~body.mask_in(again.box)
     n = np.count_nonzero(added)
-    return bool(n > 0 and np.count_nonzero(added & cement) <= RETRY_ADDED_CEMENT * n)
+    return bool(n > 0 and np.count_nonzero(added & cement[again.box]) <= RETRY_ADDED_CEMENT * n)
 
 
 def _flooded_from(elevation: F32, markers: npt.NDArray[np.int32], floodable: BoolArray
