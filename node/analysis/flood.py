@@ -132,7 +132,6 @@ PLATE_CLEAR_MM = 3.0         # ...and of those, some this far (or a slice) from 
 NEAR_PLATE_CLEAR = 0.25
 NEAR_PLATE_DISC_MM = 4.0     # the next body's plate lies a disc beyond
 NEAR_PLATE_DISC_SLICES = 1.5  # ...more than the steps of a slanted plate across slices
-ONE_PLATE_SLICES = 1.0       # those steps: hits this far from one plane
 PLATE_BEYOND_MM = (1.0, 2.5)
 # Scans this coarse: the voxels next to the cement are partly cement (see
 # _partial_volume_halo). On finer scans that halo would paint the endplates too.
@@ -599,8 +598,6 @@ def _endplate_plane(k: FloatArray, ys: npt.NDArray[np.int64], xs: npt.NDArray[np
     tolerance = 2.0 / step
     plane = _robust_plane(k, ys, xs, tolerance)
     if plane is None:
-        if _robust_plane(k, ys, xs, ONE_PLATE_SLICES * plates.slice_mm / step) is not None:
-            return None   # one slanted plate, in steps across thick slices
         ahead = k * direction
         near = ahead <= np.median(ahead)
     else:

@@ -175,23 +175,25 @@ def test_no_next_body_is_marked_without_a_band() -> None:
     assert flood._neighbour_marrow(smooth, painted, centre, 140.0, step, 1) is None
 
 
-def _plate_hits(near_share: float, near_clear: bool, seed: int = 0
+def _plate_hits(near_share: float, near_clear: bool, seed: int = 0, *, slice_mm: float = 1.0,
+                beyond: float = 6.0, painted_over: bool = True
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, flood._Plates]:
     """Endplate hits below a seed (direction -1) on a 40 x 40 lattice of columns: the
-    body's own plate, slanted, where it shows; 6 voxels beyond it, the next body's plate
-    where cement painted over the own one hides it (the middle of the body)."""
+    body's own plate, slanted, where it shows; ``beyond`` voxels farther, the next body's
+    plate where cement painted over the own one hides it (the middle of the body). On
+    thick slices a plate's hits sit on the slice centres (grid steps of 1 mm)."""
     rng = np.random.default_rng(seed)
     ys, xs = (a.ravel() for a in np.mgrid[0:40, 0:40])
     own = 30.0 + 0.1 * ys + rng.normal(0, 0.4, ys.size)
     middle = np.hypot(ys - 19.5, xs - 19.5)
     hidden = middle < np.quantile(middle, 1.0 - near_share)
-    k = np.rint(np.where(hidden, own - 6.0, own))
+    k = slice_mm * np.rint(np.where(hidden, own - beyond, own) / slice_mm)
     painted = np.zeros((60, 40, 40), dtype=bool)
     for y, x, level in zip(ys[hidden], xs[hidden], np.rint(own[hidden]).astype(int),
                            strict=True):
-        painted[level - 1:level + 8, y, x] = True
+        painted[level - 1:level + 8, y, x] = painted_over
     clear = ~flood._near(painted, 3.0) if near_clear else np.zeros_like(painted)
-    return k, ys, xs, flood._Plates(found={}, painted=painted, clear=clear, slice_mm=1.0)
+    return k, ys, xs, flood._Plates(found={}, painted=painted, clear=clear, slice_mm=slice_mm)
 
 
 def _is_own_plate(plane: np.ndarray | None) -> bool:
@@ -223,3 +225,20 @@ def test_no_nearer_plate_on_too_few_columns() -> None:
     k, ys, xs, plates = _plate_hits(0.2, near_clear=True)
     assert not _is_own_plate(flood._endplate_plane(k, ys, xs, plates, -1, 0.9))
 
+
+
+def test_the_nearer_plate_is_the_bodys_on_thick_slices_too() -> None:
+    # 3 mm slices (shifted-19): the hits step by a slice, so at a slice's tolerance one
+    # slanted plane seems to hold them all; the painted cement over the columns whose
+    # first plate lies a disc farther still tells that the nearer plate is the body's.
+    k, ys, xs, plates = _plate_hits(0.45, near_clear=True, slice_mm=3.0, beyond=7.0)
+    assert flood._robust_plane(k, ys, xs, 2.0) is None
+    assert flood._robust_plane(k, ys, xs, 3.0) is not None
+    plane = flood._endplate_plane(k, ys, xs, plates, -1, 1.0)
+    assert plane is not None and abs(plane[0] - 30.0) < 1.0 and abs(plane[1] - 0.1) < 0.03
+
+
+def test_steps_on_thick_slices_without_cement_are_no_hidden_plate() -> None:
+    k, ys, xs, plates = _plate_hits(0.45, near_clear=True, slice_mm=3.0, beyond=7.0,
+                                    painted_over=False)
+    assert flood._endplate_plane(k, ys, xs, plates, -1, 1.0) is None
