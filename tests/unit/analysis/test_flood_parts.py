@@ -226,7 +226,6 @@ def test_no_nearer_plate_on_too_few_columns() -> None:
     assert not _is_own_plate(flood._endplate_plane(k, ys, xs, plates, -1, 0.9))
 
 
-
 def test_the_nearer_plate_is_the_bodys_on_thick_slices_too() -> None:
     # 3 mm slices (shifted-19): the hits step by a slice, so at a slice's tolerance one
     # slanted plane seems to hold them all; the painted cement over the columns whose
@@ -234,8 +233,7 @@ def test_the_nearer_plate_is_the_bodys_on_thick_slices_too() -> None:
     k, ys, xs, plates = _plate_hits(0.45, near_clear=True, slice_mm=3.0, beyond=7.0)
     assert flood._robust_plane(k, ys, xs, 2.0) is None
     assert flood._robust_plane(k, ys, xs, 3.0) is not None
-    plane = flood._endplate_plane(k, ys, xs, plates, -1, 1.0)
-    assert plane is not None and abs(plane[0] - 30.0) < 1.0 and abs(plane[1] - 0.1) < 0.03
+    assert _is_own_plate(flood._endplate_plane(k, ys, xs, plates, -1, 1.0))
 
 
 def test_steps_on_thick_slices_without_cement_are_no_hidden_plate() -> None:
