@@ -160,6 +160,7 @@ class FloodParams:
     soft_max_hu: float = 75.0           # ...and no brighter than muscle
     soft_smooth_mm: float = 2.0         # ...on average over this scale...
     soft_min_mm: float = 2.5            # ...and thicker than this
+    soft_clear_mm: float = 10.0         # ...or, retried in marrow that dark, this far from cement
     # The posterior wall from the centre; from behind it too, since the first pass starts
     # at the seed, which may lie in cement against the wall.
     canal_band_mm: tuple[float, float] = (-8.0, 30.0)
@@ -278,12 +279,21 @@ class FloodBodySource:
             again = self._body_painted(view, hu, affine, cement, slice_mm)
             if _adds_only_marrow(body, again, cement):
                 body = _better_body(body, again, hu, cement)
+        if body is not None and cement_fraction(body, cement) > MOSTLY_CEMENT:
+            # Marrow nearly as dark as muscle: where the thin shell between them does not
+            # show, the muscle's region reaches into the body and floods it from inside.
+            # Near the cement such a region is no certain outside; the walls' edges decide.
+            again = self._body_painted(view, hu, affine, cement, wider,
+                                       soft_clear_mm=p.soft_clear_mm)
+            body = _better_body(body, again, hu, cement)
         return body
 
     def _body_painted(self, view: _GridView, hu: npt.NDArray[np.int16], affine: FloatArray,
-                      cement: BoolArray, halo: float) -> Body | None:
+                      cement: BoolArray, halo: float, *, soft_clear_mm: float = 0.0
+                      ) -> Body | None:
         """The body flooded on ``view`` with the cement and ``halo`` mm around it painted
-        over."""
+        over; soft tissue as dark as the marrow is no outside within ``soft_clear_mm``
+        of the painted cement."""
         p = self.params
         grid, data, cem = view.grid, view.data, view.cement
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
@@ -297,7 +307,8 @@ class FloodBodySource:
         smooth = ndimage.gaussian_filter(filled, p.smooth_mm / grid.step)
         centre = np.asarray(grid.shape) // 2
         basin = self._basin(smooth, cem, painted, centre, marrow, grid.step,
-                            max(BAND_CUT_MM, BAND_CUT_SLICES * float(spacing[0])))
+                            max(BAND_CUT_MM, BAND_CUT_SLICES * float(spacing[0])),
+                            soft_clear_mm)
         body = self._cut(basin, smooth, view.native, cem, painted, grid, marrow, centre,
                          float(spacing[0]))
         if body is None:
@@ -306,7 +317,7 @@ class FloodBodySource:
 
     def _basin(self, smooth: F32, cem: BoolArray, painted: BoolArray,
                centre: npt.NDArray[np.int64], marrow: float, step: float,
-               band_cut_mm: float) -> BoolArray:
+               band_cut_mm: float, soft_clear_mm: float) -> BoolArray:
         """The watershed basin of the seed, flooded against the certain outside, and
         cut beyond any band between it and the next body."""
         p = self.params
@@ -326,6 +337,8 @@ class FloodBodySource:
         soft_below = min(marrow - p.soft_margin_hu, p.soft_max_hu)
         soft = ndimage.gaussian_filter(smooth, p.soft_smooth_mm / step) < soft_below
         soft = _opened(soft, p.soft_min_mm / step)
+        if soft_clear_mm > 0 and soft_below < p.soft_max_hu:
+            soft &= ~_near(painted, soft_clear_mm / step)
         markers[_large_parts(soft, large) & (markers == 0)] = 2
         markers[[0, -1], :, :] = markers[:, [0, -1], :] = markers[:, :, [0, -1]] = 2
         discs, bands = _disc_markers(smooth, painted, centre, marrow, step)
