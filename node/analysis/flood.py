@@ -293,7 +293,7 @@ class FloodBodySource:
                       ) -> Body | None:
         """The body flooded on ``view`` with the cement and ``halo`` mm around it painted
         over; soft tissue as dark as the marrow is no outside within ``soft_clear_mm``
-        of the painted cement."""
+        of the painted cement (None when the marrow is not that dark: nothing to clear)."""
         p = self.params
         grid, data, cem = view.grid, view.data, view.cement
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
@@ -303,6 +303,8 @@ class FloodBodySource:
             painted |= (_partial_volume_halo(cement, affine, grid)
                         & (data >= marrow + PARTLY_CEMENT_ABOVE_MARROW_HU))
         marrow = _marrow_level(data, cem, painted, grid.step)
+        if soft_clear_mm > 0 and self._soft_below(marrow) >= p.soft_max_hu:
+            return None
         filled = _inpaint(data, painted, grid.step)
         smooth = ndimage.gaussian_filter(filled, p.smooth_mm / grid.step)
         centre = np.asarray(grid.shape) // 2
@@ -334,10 +336,9 @@ class FloodBodySource:
         # Soft tissue that is clearly darker than the marrow over a large region (muscle,
         # the canal's contents) is outside too; osteoporotic marrow may be as dark as
         # muscle, and then only fat and the far border speak for the outside.
-        soft_below = min(marrow - p.soft_margin_hu, p.soft_max_hu)
-        soft = ndimage.gaussian_filter(smooth, p.soft_smooth_mm / step) < soft_below
+        soft = ndimage.gaussian_filter(smooth, p.soft_smooth_mm / step) < self._soft_below(marrow)
         soft = _opened(soft, p.soft_min_mm / step)
-        if soft_clear_mm > 0 and soft_below < p.soft_max_hu:
+        if soft_clear_mm > 0:
             soft &= ~_near(painted, soft_clear_mm / step)
         markers[_large_parts(soft, large) & (markers == 0)] = 2
         markers[[0, -1], :, :] = markers[:, [0, -1], :] = markers[:, :, [0, -1]] = 2
@@ -350,6 +351,11 @@ class FloodBodySource:
         floodable = (~dark & ~(cem & ~inside)) | (markers > 0)
         basin = _flooded_from(elevation, markers, floodable) == 1
         return _cut_beyond_bands(basin, bands, step, band_cut_mm)
+
+    def _soft_below(self, marrow: float) -> float:
+        """HU under which a large region is soft tissue: below muscle, clearly below
+        the marrow."""
+        return min(marrow - self.params.soft_margin_hu, self.params.soft_max_hu)
 
     def _cut(self, basin: BoolArray, smooth: F32, native: _Native, cem: BoolArray,
              painted: BoolArray, grid: _Grid, marrow: float,
