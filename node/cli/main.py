@@ -62,9 +62,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def configure_logging(level: str) -> None:
+    # On stderr: stdout carries what a command prints (``analyze --json`` piped to jq).
     logging.basicConfig(
         level=level.upper(),
-        stream=sys.stdout,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 

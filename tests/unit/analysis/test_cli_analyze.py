@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,16 @@ def test_json_record_per_series(study: tuple[Path, str],
     assert len(record["levels"]) == 1
     assert set(record["levels"][0]) >= {"vbv_ml", "cdv_ml", "vf_pct", "score", "group",
                                          "extravertebral_ml", "leakage", "centroid_mm"}
+
+
+def test_json_on_stdout_stays_json_with_info_logging(study: tuple[Path, str]) -> None:
+    # The log (INFO: "analysed series=...") goes to stderr: ``analyze --json | jq`` works.
+    folder, uid = study
+    run = subprocess.run([sys.executable, "-m", "node.cli.main", "--log-level", "INFO",
+                          "analyze", str(folder), "--json"],
+                         capture_output=True, text=True, timeout=300, check=True)
+    assert [json.loads(line)["series_instance_uid"] for line in run.stdout.splitlines()] == [uid]
+    assert "analysed series=" in run.stderr
 
 
 def test_table_and_forced_series(study: tuple[Path, str],
