@@ -36,6 +36,7 @@ from node.analysis.bodies import (
     plausible,
 )
 from node.analysis.frame import BodyFrame, body_frame
+from node.analysis.morphology import dilated_by_ball, eroded_by_ball
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +115,6 @@ CEMENT_MIN_OVERRUN_MM = 1.0
 CEMENT_TAIL_MM = 1.0
 PLATE_CONE_DEG = 35.0
 PLATE_RESOLVED_MM = 1.25
-# Balls up to this radius (voxels) are dilated with a structure: exact, and several times
-# faster than a distance transform of the grid.
-SMALL_BALL_VOXELS = 6.0
 GAUSS_TRUNCATE = 4.0
 # Cement deeper than this inside its piece is certainly in the body it was injected into.
 INSIDE_DEPTH_MM = 2.0
@@ -491,7 +489,7 @@ def _flooded_from(elevation: F32, markers: npt.NDArray[np.int32], floodable: Boo
     less: most of the grid is certain outside.
     """
     open_ = floodable & (markers == 0)
-    front = (markers > 0) & ndimage.binary_dilation(open_, structure=_ball(1.0))
+    front = (markers > 0) & dilated_by_ball(open_, 1.0)
     labels = watershed(elevation, np.where(front, markers, 0), mask=open_ | front)
     return np.where(markers > 0, markers, labels)
 
@@ -934,10 +932,7 @@ def _near(mask: BoolArray, radius: float) -> BoolArray:
         return mask.copy()
     box = _bounding_box(mask, int(np.ceil(radius)) + 1)
     out = np.zeros(mask.shape, dtype=bool)
-    if radius <= SMALL_BALL_VOXELS:
-        out[box] = ndimage.binary_dilation(mask[box], structure=_ball(radius))
-    else:
-        out[box] = ndimage.distance_transform_edt(~mask[box]) <= radius
+    out[box] = dilated_by_ball(mask[box], radius)
     return out
 
 
@@ -949,13 +944,6 @@ def _holes_filled(mask: BoolArray) -> BoolArray:
         box = _bounding_box(mask, 1)
         out[box] = ndimage.binary_fill_holes(mask[box])
     return out
-
-
-def _ball(radius: float) -> BoolArray:
-    """Offsets within ``radius`` (voxels): the structure of a Euclidean dilation."""
-    k = int(np.floor(radius))
-    z, y, x = np.mgrid[-k:k + 1, -k:k + 1, -k:k + 1]
-    return np.asarray(z * z + y * y + x * x <= radius * radius, dtype=bool)
 
 
 def _bounding_box(mask: BoolArray, pad: int) -> tuple[slice, ...]:
@@ -1004,17 +992,14 @@ def _inpaint(data: F32, painted: BoolArray, step: float) -> F32:
 
 
 def _opened(mask: BoolArray, radius: float) -> BoolArray:
-    """Morphological opening by a ball, through distance transforms (fast for large balls)."""
+    """Morphological opening by a ball."""
     if not mask.any():
         return mask
     # Outside the box everything is background: one voxel of it keeps the distances exact.
     box = _bounding_box(mask, 1)
     core = np.zeros(mask.shape, dtype=bool)
-    if radius <= SMALL_BALL_VOXELS:
-        # What lies beyond the grid is no background to a distance transform either.
-        core[box] = ndimage.binary_erosion(mask[box], structure=_ball(radius), border_value=1)
-    else:
-        core[box] = ndimage.distance_transform_edt(mask[box]) > radius
+    # What lies beyond the grid is no background either.
+    core[box] = eroded_by_ball(mask[box], radius)
     return np.asarray(_near(core, radius) & mask, dtype=bool) if core.any() else core
 
 

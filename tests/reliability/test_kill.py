@@ -109,7 +109,7 @@ def test_kill9_at_20_random_points_loses_nothing(tmp_path: Path) -> None:
     base = phantom("no_leak", 4)
     studies = [relabel(base, tmp_path / f"study{i}", f"kill{i}", ct_only=True)
                for i in range(ROUNDS)]
-    node = NodeProcess(tmp_path / "node", port=free_port(), stable_seconds=3.0,
+    node = NodeProcess(tmp_path / "node", port=free_port(), stable_seconds=2.0,
                        extra={"jobs": {"workers": 2}})
     orthanc = start_orthanc(tmp_path / "orthanc",
                             modalities={"vfnode": Modality("VFNODE", node.port)})
