@@ -39,10 +39,38 @@ def to_grid(mask: npt.NDArray[np.bool_], src_affine: npt.NDArray[np.float64],
             ) -> npt.NDArray[np.bool_]:
     """A mask resampled (nearest) from one voxel grid onto another of the same space."""
     m = np.linalg.inv(src_affine) @ dst_affine
+    axes = _axis_permutation(m)
+    if axes is not None:
+        return _reindexed(mask, m, axes, shape)
     grid = np.indices(shape).reshape(3, -1).astype(np.float64)
     idx = m[:3, :3] @ grid + m[:3, 3:4]
     out = ndimage.map_coordinates(mask.astype(np.uint8), idx, order=0, mode="constant")
     return np.asarray(out.reshape(shape), dtype=bool)
+
+
+def _axis_permutation(m: npt.NDArray[np.float64]) -> list[int] | None:
+    """For each source axis, the destination axis it runs along, when the two grids share
+    their voxels (axes permuted or flipped, shifted by whole voxels); else None."""
+    unit = np.abs(np.rint(m[:3, :3]))
+    whole = np.allclose(m[:3, :], np.rint(m[:3, :]), atol=1e-4)
+    if not whole or not np.array_equal(unit.sum(axis=0), np.ones(3)) \
+            or not np.array_equal(unit.sum(axis=1), np.ones(3)):
+        return None
+    return [int(np.argmax(unit[k])) for k in range(3)]
+
+
+def _reindexed(mask: npt.NDArray[np.bool_], m: npt.NDArray[np.float64], axes: list[int],
+               shape: tuple[int, ...]) -> npt.NDArray[np.bool_]:
+    """``to_grid`` by indexing: source index k = m[k, j] * destination index j + m[k, 3]
+    (far faster than interpolating a whole scan at every voxel)."""
+    source_of = [axes.index(j) for j in range(3)]
+    src = [np.rint(m[k, j] * np.arange(shape[j]) + m[k, 3]).astype(np.int64)
+           for j, k in enumerate(source_of)]
+    ok = [(s >= 0) & (s < mask.shape[k]) for s, k in zip(src, source_of, strict=True)]
+    out = np.zeros(shape, dtype=bool)
+    inside = [s[g] for s, g in zip(src, ok, strict=True)]
+    out[np.ix_(*ok)] = np.transpose(mask, source_of)[np.ix_(*inside)]
+    return out
 
 
 def run_realct(ct: RealCt | None = None, *, cases: tuple[Case, ...] = CASES,
