@@ -995,10 +995,10 @@ def _opened(mask: BoolArray, radius: float) -> BoolArray:
     """Morphological opening by a ball."""
     if not mask.any():
         return mask
-    # Outside the box everything is background: one voxel of it keeps the distances exact.
+    # One voxel of background around the mask is enough: beyond the box's edge the erosion
+    # counts as inside, which is right only where the box meets the grid's own edge.
     box = _bounding_box(mask, 1)
     core = np.zeros(mask.shape, dtype=bool)
-    # What lies beyond the grid is no background either.
     core[box] = eroded_by_ball(mask[box], radius)
     return np.asarray(_near(core, radius) & mask, dtype=bool) if core.any() else core
 
