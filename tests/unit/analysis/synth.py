@@ -52,9 +52,11 @@ def affine(spacing: tuple[float, float, float] = SPACING) -> npt.NDArray[np.floa
     return out
 
 
-def _coords(factor: int, spacing: tuple[float, float, float] = SPACING
+def _coords(factor: int, spacing: tuple[float, float, float] = SPACING, tilt_deg: float = 0.0
             ) -> tuple[npt.NDArray[np.float32], ...]:
-    """Patient x, y, z of a grid supersampled ``factor`` times (sub-voxel centres)."""
+    """x, y, z of a grid supersampled ``factor`` times (sub-voxel centres), in the
+    segment's own frame: the patient's turned by ``tilt_deg`` about x, so that the
+    spine's top leans toward anterior."""
     aff = affine(spacing)
     axes = []
     for n in shape_for(spacing):
@@ -64,6 +66,8 @@ def _coords(factor: int, spacing: tuple[float, float, float] = SPACING
     x = aff[0, 3] + c * aff[0, 2]
     y = aff[1, 3] + r * aff[1, 1]
     z = aff[2, 3] + k * aff[2, 0]
+    cos, sin = np.cos(np.radians(tilt_deg)), np.sin(np.radians(tilt_deg))
+    y, z = cos * y + sin * z, cos * z - sin * y
     return x.astype(np.float32), y.astype(np.float32), z.astype(np.float32)
 
 
@@ -116,15 +120,17 @@ def make_segment(*, seed: int = 0, cement: list[tuple[tuple[float, ...], ...]] |
                  extra_hu: list[tuple[npt.NDArray[np.bool_], float]] | None = None,
                  noise_hu: float = 15.0, spacing: tuple[float, float, float] = SPACING,
                  bone_hu: tuple[float, float] = (MARROW_HU, CORTEX_HU),
-                 disc: tuple[float, float] = (DISC, DISC_HU)) -> Segment:
-    """The segment with cement ellipsoids ``((x, y, z), (sx, sy, sz))`` in patient mm,
-    sampled at ``spacing`` (slice, row, column; mm), its marrow and cortex ``bone_hu``
-    and its discs' height (mm) and HU ``disc``."""
+                 disc: tuple[float, float] = (DISC, DISC_HU), tilt_deg: float = 0.0
+                 ) -> Segment:
+    """The segment with cement ellipsoids ``((x, y, z), (sx, sy, sz))`` in its own mm,
+    sampled at ``spacing`` (slice, row, column; mm), its marrow and cortex ``bone_hu``,
+    its discs' height (mm) and HU ``disc``, and the spine turned ``tilt_deg`` about the
+    patient's left axis (see ``_coords``)."""
     parts = cement if cement is not None else [((2.0, -2.0, 0.0), (10.0, 7.0, 6.0))]
     shape = shape_for(spacing)
-    fine, _, _ = _shapes(*_coords(2, spacing), parts, bone_hu, disc)
+    fine, _, _ = _shapes(*_coords(2, spacing, tilt_deg), parts, bone_hu, disc)
     hu = fine.reshape(shape[0], 2, shape[1], 2, shape[2], 2).mean(axis=(1, 3, 5))
-    _, bodies, cem = _shapes(*_coords(1, spacing), parts, bone_hu, disc)
+    _, bodies, cem = _shapes(*_coords(1, spacing, tilt_deg), parts, bone_hu, disc)
     for mask, value in extra_hu or []:
         hu[mask] = value
     hu = ndimage.gaussian_filter(hu, sigma=(0.5, 0.6, 0.6))
