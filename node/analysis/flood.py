@@ -373,14 +373,21 @@ class FloodBodySource:
                           left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
         plates = _Plates.read(smooth, painted, marrow, grid.step, slice_mm)
         first_wall: tuple[BodyFrame, float] | None = None
+        cut: tuple[BoolArray, BoolArray, BodyFrame] | None = None
         for _ in range(2):
             found = self._in_front_of_wall(region, smooth, painted, plates, grid, frame,
                                            marrow, centre, first_wall)
             if found is None:
-                return None
+                # Axes taken from a first cut that is about as deep as it is tall may
+                # point anywhere in between (a steeply tilted spine): the first cut stands.
+                break
             body, in_front, wall = found
             first_wall = first_wall or (frame, wall)
             frame = body_frame(body, grid.affine)
+            cut = (body, in_front, frame)
+        if cut is None:
+            return None
+        body, in_front, frame = cut
         radius = _last_exit(_on_rays(body, grid, frame))
         on_rays = _on_rays(body | cem, grid, frame)
         with_cement = _last_exit(on_rays)

@@ -241,3 +241,13 @@ def test_a_spine_tilted_25_degrees_keeps_its_body_and_frame(slice_mm: float) -> 
     assert analysis.result.levels[0].vf_pct == pytest.approx(truth_vf, abs=1.0)
     lean = body_frame(body, seg.affine).tilt_deg[1]
     assert lean == pytest.approx(body_frame(seg.bodies[1], seg.affine).tilt_deg[1], abs=4.0)
+
+
+def test_a_spine_tilted_35_degrees_on_thick_slices_is_found() -> None:
+    """The axes of the first cut (along the scanner's axes) of a body this tilted point
+    halfway between its own superior and posterior axes, and no canal lies behind it
+    along them: the first cut stands (the level used to be missed)."""
+    seg = synth.make_segment(spacing=(2.5, 0.7, 0.7), tilt_deg=35.0)
+    analysis = _analyse(seg)
+    assert len(analysis.result.levels) == 1
+    assert synth.dice(analysis.body_labels == 1, seg.bodies[1]) >= 0.9
