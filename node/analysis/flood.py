@@ -363,7 +363,8 @@ class FloodBodySource:
 
         The wall is looked for twice: from the seed along the patient axes (the basin
         still holds the posterior elements, which would tilt any axes taken from it),
-        then from the centre and along the axes of the body so cut.
+        then from the centre and along the axes of the body so cut, unless no wall lies
+        along those.
         """
         region = _component_at(basin, centre)
         if region is None:
@@ -378,8 +379,9 @@ class FloodBodySource:
             found = self._in_front_of_wall(region, smooth, painted, plates, grid, frame,
                                            marrow, centre, first_wall)
             if found is None:
-                # Axes taken from a first cut that is about as deep as it is tall may
-                # point anywhere in between (a steeply tilted spine): the first cut stands.
+                # The axes of a first cut about as deep as it is tall may point anywhere
+                # between its superior and posterior axes (a spine tilted 35 degrees):
+                # along them there is no canal to find, and the first cut stands.
                 break
             body, in_front, wall = found
             first_wall = first_wall or (frame, wall)
