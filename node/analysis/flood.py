@@ -374,10 +374,11 @@ class FloodBodySource:
                           left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
         plates = _Plates.read(smooth, painted, marrow, grid.step, slice_mm)
         first_wall: tuple[BodyFrame, float] | None = None
-        cut: tuple[BoolArray, BoolArray, BodyFrame] | None = None
         for _ in range(2):
             found = self._in_front_of_wall(region, smooth, painted, plates, grid, frame,
                                            marrow, centre, first_wall)
+            if found is None and first_wall is None:
+                return None
             if found is None:
                 # The axes of a first cut about as deep as it is tall may point anywhere
                 # between its superior and posterior axes (a spine tilted 35 degrees):
@@ -386,10 +387,6 @@ class FloodBodySource:
             body, in_front, wall = found
             first_wall = first_wall or (frame, wall)
             frame = body_frame(body, grid.affine)
-            cut = (body, in_front, frame)
-        if cut is None:
-            return None
-        body, in_front, frame = cut
         radius = _last_exit(_on_rays(body, grid, frame))
         on_rays = _on_rays(body | cem, grid, frame)
         with_cement = _last_exit(on_rays)
