@@ -44,6 +44,10 @@ SEED_CORE_HU = 1800
 # HU of what surrounds cement (marrow, soft tissue) for the half-level, and the fewest
 # inner voxels that make a reliable estimate of the cement's own HU.
 SURROUNDINGS_HU = 100.0
+# A zone of the distribution score is a radiograph's view: cement shows there wherever a
+# voxel holds some, and cement's surface is rough below the scanner's blur, so its
+# silhouette is read at 40 % of the way from the surroundings to the core, not at half.
+SILHOUETTE_FRACTION = 0.4
 MIN_CORE_VOXELS = 30
 # Scanners clip cement at 3071 HU; values beyond come from metal on an extended scale.
 EXTENDED_SCALE_HU = 3100
@@ -57,6 +61,8 @@ class CementFinding:
     ----------
     mask : (slices, rows, columns) bool
         Cement, metal removed.
+    silhouette : (slices, rows, columns) bool
+        ``mask`` with the fainter edge a projection shows (``SILHOUETTE_FRACTION``).
     level_hu : float
         The HU level the cement mask was cut at (partial-volume half-level).
     metal : (slices, rows, columns) bool
@@ -69,6 +75,7 @@ class CementFinding:
     mask: BoolArray
     metal: BoolArray
     seeds: list[FloatArray]
+    silhouette: BoolArray
     level_hu: float = 1000.0
 
     @property
@@ -93,7 +100,7 @@ def find_cement(hu: npt.NDArray[np.int16], affine: FloatArray,
     metal = np.zeros(hu.shape, dtype=bool)
     box = _bright_box(hu, params.cement_hu_min)
     if box is None:
-        return CementFinding(mask=mask, metal=metal, seeds=[])
+        return CementFinding(mask=mask, metal=metal, seeds=[], silhouette=mask)
     sub = hu[box]
     bright = sub >= params.cement_hu_min
     labels, _n = ndimage.label(bright, structure=np.ones((3, 3, 3), dtype=bool))
@@ -124,10 +131,19 @@ def find_cement(hu: npt.NDArray[np.int16], affine: FloatArray,
         logger.info("metal suspected: %d voxels set apart from cement",
                     int(np.count_nonzero(metal)))
     level = max(levels) if levels else half_level(sub, mask[box], params)
+    silhouette = mask.copy()
+    silhouette[box] &= sub >= _silhouette_level(level, params)
     mask[box] &= sub >= level
     pieces.sort(key=lambda piece: -piece[0])
     return CementFinding(mask=mask, metal=metal, seeds=[seed for _, seed in pieces],
-                         level_hu=level)
+                         silhouette=silhouette, level_hu=level)
+
+
+def _silhouette_level(half: float, params: Parameters) -> float:
+    """HU at SILHOUETTE_FRACTION of the way from the surroundings to the core whose
+    half-level is ``half``; never below ``cement_hu_min``."""
+    core_contrast = 2.0 * (half - SURROUNDINGS_HU)
+    return max(float(params.cement_hu_min), SURROUNDINGS_HU + SILHOUETTE_FRACTION * core_contrast)
 
 
 def half_level(values: npt.NDArray[np.int16], cement: BoolArray, params: Parameters) -> float:

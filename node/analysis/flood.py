@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
+from scipy.signal import savgol_filter
 from skimage.segmentation import watershed
 
 from node.analysis.bodies import (
@@ -392,8 +393,9 @@ class FloodBodySource:
         with_cement = _last_exit(on_rays)
         shell = _shell_beyond_cement(_first_exit(on_rays, radius), native, frame)
         radius = _cleaned(_with_cement_at_wall(radius, with_cement, shell))
-        radius = _outer_edges(radius, native, painted, grid, frame)
-        radius = _cleaned(_at_cement_edge(radius, native, frame, marrow))
+        radius, on_wall = _outer_edges(radius, native, painted, grid, frame)
+        snapped = _at_cement_edge(radius, native, frame, marrow)
+        radius = _cleaned(snapped, on_wall=on_wall & (snapped == radius))
         # Thin spikes (a few directions through a gap, too many to be outliers near the
         # poles of the direction grid) are opened away.
         final = _opened(_star_mask(radius, grid, frame) & in_front, SPIKE_MM / grid.step)
@@ -1288,21 +1290,35 @@ def _padded_table(table: FloatArray, k: int) -> FloatArray:
                              mode="edge"), dtype=np.float64)
 
 
-def _cleaned(radius: FloatArray) -> FloatArray:
+def _cleaned(radius: FloatArray, on_wall: BoolArray | None = None) -> FloatArray:
     """Directions that stick out of (leaks through gaps) or into (dents left by cement)
-    their neighbourhood take the neighbourhood's median radius."""
+    their neighbourhood take the neighbourhood's median radius.
+
+    A direction ``on_wall`` (its surface read on a wall of the CT) that sticks out keeps
+    its radius while it lies near the quadratic surface fitted to its neighbourhood: the
+    median clips the cusp that a body's corner makes among its neighbours (2 mm at the
+    acute superior-posterior corner of a leaning body, enough to lean its frame back), a
+    quadratic follows a cusp but not a spike a few directions wide. A corner only ever
+    sticks out: directions that stick in are dents, taken in as before.
+    """
     k = STAR_NEIGHBOURS // 2
     padded = _padded_table(radius, k)
     typical = ndimage.median_filter(padded, size=STAR_NEIGHBOURS)[k:-k, k:-k]
-    off = np.abs(radius - typical) > np.maximum(STAR_OUTLIER_MM, STAR_OUTLIER_FRACTION * typical)
+    margin = np.maximum(STAR_OUTLIER_MM, STAR_OUTLIER_FRACTION * typical)
+    off = np.abs(radius - typical) > margin
+    if on_wall is not None:
+        fit = savgol_filter(savgol_filter(padded, STAR_NEIGHBOURS, 2, axis=0),
+                            STAR_NEIGHBOURS, 2, axis=1)[k:-k, k:-k]
+        off &= ~(on_wall & (radius > typical) & (np.abs(radius - fit) <= margin))
     return np.asarray(np.where(off, typical, radius), dtype=np.float64)
 
 
 def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: _Grid,
-                 frame: BodyFrame) -> FloatArray:
+                 frame: BodyFrame) -> tuple[FloatArray, BoolArray]:
     """Each radius moved to the outer edge of the wall near it: the half-level between
-    the wall's peak and what lies beyond (partial volume puts the true surface there).
-    Where cement reaches the wall, its painted halo hides the wall: the radius stays."""
+    the wall's peak and what lies beyond (partial volume puts the true surface there),
+    and where a wall was found. Where cement reaches the wall, its painted halo hides the
+    wall: the radius stays."""
     h = EDGE_STEP_MM
     offsets, pts = _around(radius, EDGE_SEARCH_MM, frame)
     prof = native.sample(pts)
@@ -1318,7 +1334,7 @@ def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: 
     j = np.argmax(after, axis=-1)
     ok = after.any(axis=-1) & (peak - beyond >= EDGE_MIN_CONTRAST_HU) & ~hidden
     edge = radius + _crossing(prof, offsets, np.maximum(j, 1) - 1, level)
-    return np.asarray(np.where(ok, edge, radius), dtype=np.float64)
+    return np.asarray(np.where(ok, edge, radius), dtype=np.float64), np.asarray(ok, dtype=bool)
 
 
 def _at_cement_edge(radius: FloatArray, native: _Native, frame: BodyFrame, marrow: float

@@ -23,6 +23,7 @@ def measure_level(
     extravertebral: Extravertebral,
     params: Parameters,
     level: str | None = None,
+    silhouette_mask: npt.NDArray[np.bool_] | None = None,
 ) -> LevelResult:
     """Measure one vertebral body and the cement in and around it.
 
@@ -40,6 +41,9 @@ def measure_level(
         Thresholds (cut-off, zone fill fraction, leak minimum).
     level : str | None
         Anatomical level when it can be named.
+    silhouette_mask : (slices, rows, columns) bool, optional
+        The cement as the score's projections see it (``CementFinding.silhouette``);
+        ``cement_mask`` when not given.
     """
     voxel_ml = voxel_volume_ml(affine)
     vbv = float(np.count_nonzero(body_mask)) * voxel_ml
@@ -49,7 +53,8 @@ def measure_level(
     vf = 100.0 * cdv / vbv
     frame = body_frame(body_mask, affine)
     score = distribution_score(body_mask, cement_mask, affine, frame,
-                               zone_fill_fraction=params.zone_fill_fraction)
+                               zone_fill_fraction=params.zone_fill_fraction,
+                               silhouette_mask=silhouette_mask)
     x, y, z = (float(c) for c in frame.origin)
     return LevelResult(
         level=level,

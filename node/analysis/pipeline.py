@@ -249,7 +249,8 @@ def _measure(body: Body, cement: CementFinding, extravertebral: Extravertebral,
              params: Parameters, level: str | None) -> LevelResult:
     """``measure_level`` on the body's own box (same numbers, a fraction of the work)."""
     return measure_level(body.mask, cement.mask[body.box], body.box_affine,
-                         extravertebral=extravertebral, params=params, level=level)
+                         extravertebral=extravertebral, params=params, level=level,
+                         silhouette_mask=cement.silhouette[body.box])
 
 
 def _flags(volume: CtVolume, cement: CementFinding, bodies: Sequence[Body],

@@ -18,6 +18,7 @@ def distribution_score(
     frame: BodyFrame,
     *,
     zone_fill_fraction: float = 0.5,
+    silhouette_mask: npt.NDArray[np.bool_] | None = None,
 ) -> Score:
     """Coronal, sagittal and axial score of the cement inside one body.
 
@@ -31,11 +32,17 @@ def distribution_score(
         The body's frame (``node.analysis.frame.body_frame``).
     zone_fill_fraction : float
         A zone counts when cement covers at least this fraction of the body in it.
+    silhouette_mask : (slices, rows, columns) bool, optional
+        The cement as the coronal and sagittal projections see it (``cement_mask``
+        when not given; see ``CementFinding.silhouette``).
     """
     body, cement, body_idx, cement_idx = _on_lattice(body_mask, cement_mask, affine, frame)
-    coronal = _projection_score(body_idx, cement_idx, along=_LEFT, through=_POSTERIOR,
+    seen_idx = cement_idx if silhouette_mask is None else _lattice(
+        frame.coordinates(voxel_centers_mm(body_mask & silhouette_mask, affine)), body, affine,
+        frame)
+    coronal = _projection_score(body_idx, seen_idx, along=_LEFT, through=_POSTERIOR,
                                 fraction=zone_fill_fraction)
-    sagittal = _projection_score(body_idx, cement_idx, along=_SUPERIOR, through=_LEFT,
+    sagittal = _projection_score(body_idx, seen_idx, along=_SUPERIOR, through=_LEFT,
                                  fraction=zone_fill_fraction)
     axial = _axial_score(body, cement, body_idx[:, _SUPERIOR], cement_idx[:, _SUPERIOR],
                          fraction=zone_fill_fraction)
@@ -48,12 +55,15 @@ def _on_lattice(body_mask: npt.NDArray[np.bool_], cement_mask: npt.NDArray[np.bo
                            npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Frame coordinates of the body's and its cement's voxels, and their indices on a
     lattice along the frame axes at the voxel grid's step."""
-    step = frame.spacing_along(affine)
     body = frame.coordinates(voxel_centers_mm(body_mask, affine))
     cement = frame.coordinates(voxel_centers_mm(body_mask & cement_mask, affine))
-    origin = body.min(axis=0)
-    return (body, cement, np.rint((body - origin) / step).astype(np.int64),
-            np.rint((cement - origin) / step).astype(np.int64))
+    return body, cement, _lattice(body, body, affine, frame), _lattice(cement, body, affine, frame)
+
+
+def _lattice(coords: npt.NDArray[np.float64], body: npt.NDArray[np.float64],
+             affine: npt.NDArray[np.float64], frame: BodyFrame) -> npt.NDArray[np.int64]:
+    """Indices of frame coordinates on the body's lattice (origin at its lowest corner)."""
+    return np.rint((coords - body.min(axis=0)) / frame.spacing_along(affine)).astype(np.int64)
 
 
 def _filled(cement_count: npt.NDArray[np.int64], body_count: npt.NDArray[np.int64],

@@ -51,3 +51,17 @@ def test_a_thin_piece_is_cut_at_the_level_of_the_cement() -> None:
     strand = found.mask[:, :, int(25.0 / STEP):int(29.0 / STEP)]
     assert strand.any()
     assert hu[:, :, int(25.0 / STEP):int(29.0 / STEP)][strand].min() >= ball_level - 1
+
+
+def test_the_silhouette_takes_the_faint_edge_the_half_level_leaves_out() -> None:
+    # A radiograph shows cement where a voxel holds less than half of it; CDV must not.
+    hu = _scan([((21.0, 21.0, 21.0), 6.0, 3071.0)])
+    found = find_cement(hu, _affine(), Parameters())
+    assert np.all(found.mask <= found.silhouette)
+    edge = found.silhouette & ~found.mask
+    assert edge.any()
+    values = hu[edge]
+    # 40 % of the way from the surroundings (100 HU) to the core, the half-level's 50 %.
+    core_contrast = 2.0 * (found.level_hu - 100.0)
+    assert values.min() >= 100.0 + 0.4 * core_contrast - 1
+    assert values.max() < found.level_hu

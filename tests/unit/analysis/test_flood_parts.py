@@ -240,3 +240,34 @@ def test_steps_on_thick_slices_without_cement_are_no_hidden_plate() -> None:
     k, ys, xs, plates = _plate_hits(0.45, near_clear=True, slice_mm=3.0, beyond=7.0,
                                     painted_over=False)
     assert flood._endplate_plane(k, ys, xs, plates, -1, 1.0) is None
+
+
+def _leaning_box_radii(lean: float) -> np.ndarray:
+    """Star table of a box 30 x 24 x 20 mm (left, posterior, superior) around the origin
+    whose front and back walls lean ``lean`` mm back per mm up: a parallelogram seen from
+    the side, its superior-posterior and inferior-anterior corners acute."""
+    _, frame = _grid_and_frame()
+    directions = flood._directions(frame)
+    planes = [((0.0, 0.0, 1.0), 10.0), ((0.0, 0.0, -1.0), 10.0), ((1.0, 0.0, 0.0), 15.0),
+              ((-1.0, 0.0, 0.0), 15.0), ((0.0, 1.0, -lean), 12.0), ((0.0, -1.0, lean), 12.0)]
+    radius = np.full(directions.shape[:2], np.inf)
+    for normal, distance in planes:
+        toward = directions @ np.array(normal)
+        radius = np.minimum(radius, np.where(toward > 1e-9,
+                                             distance / np.maximum(toward, 1e-9), np.inf))
+    return radius
+
+
+@pytest.mark.parametrize("lean", [0.0, 0.4])
+def test_cleaning_that_keeps_corners_still_removes_spikes_and_dents(lean: float) -> None:
+    """The median of the star map clips a box's corners (the engine's bodies leaned back
+    for it); on a wall the quadratic guard keeps them, and a spike or a dent still goes."""
+    radius = _leaning_box_radii(lean)
+    on_wall = np.ones(radius.shape, dtype=bool)
+    assert np.max(radius - flood._cleaned(radius)) > 2.5
+    np.testing.assert_allclose(flood._cleaned(radius, on_wall=on_wall), radius, atol=1e-9)
+    for bump_mm in (8.0, -4.0):
+        bumped = radius.copy()
+        bumped[28:30, 40:42] += bump_mm
+        cleaned = flood._cleaned(bumped, on_wall=on_wall)
+        assert np.max(np.abs(cleaned - radius)) < 0.6

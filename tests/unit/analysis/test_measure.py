@@ -138,3 +138,20 @@ def test_result_record_round_trips() -> None:
     assert again.to_json() == result.to_json()
     with pytest.raises(ValueError, match=r'"vf_pct" must be within 0\.\.100\. Found 120'):
         LevelResult.from_json({**result.to_json(), "vf_pct": 120})
+
+
+def test_the_projections_read_the_cement_silhouette_and_the_slices_do_not() -> None:
+    body = box()
+    cement = np.zeros_like(body)
+    cement[2:-2, 2:-2, 2 + 20:2 + 30] = True       # the left third, as above
+    cement[2:-2, 2 + 13:-2, 2 + 20:2 + 30] = False  # ...in only 13 of 30 rows
+    seen = cement.copy()
+    seen[2:-2, 2 + 13:2 + 17, 2 + 20:2 + 30] = True  # its faint edge reaches 17 rows
+    result = measure_level(body, cement, axial_affine(), extravertebral=Extravertebral(),
+                           params=PARAMS, silhouette_mask=seen)
+    plain = measure(body, cement, axial_affine())
+    # Lateral projection: 13/30 of every zone without the edge, 17/30 with it. The
+    # quadrants of a slice stay on the cement itself (13/15 rows, 10/15 columns).
+    assert (plain.score.coronal, plain.score.sagittal, plain.score.axial) == (1, 0, 1)
+    assert (result.score.coronal, result.score.sagittal, result.score.axial) == (1, 3, 1)
+    assert result.cdv_ml == plain.cdv_ml

@@ -161,7 +161,7 @@ def test_cement_in_a_thick_end_slice_treats_no_body() -> None:
     deep[5:7, 20:40, 20:40] = True
     for cement, expected_ml in ((in_end_slice, 0.0), (deep, 800 * voxel_ml)):
         finding = CementFinding(mask=cement, level_hu=1000.0, metal=np.zeros(shape, bool),
-                                seeds=[])
+                                seeds=[], silhouette=cement)
         assert _inner_cement_ml(body, finding, voxel_ml) == pytest.approx(expected_ml)
 
 
