@@ -37,9 +37,10 @@ def distribution_score(
         when not given; see ``CementFinding.silhouette``).
     """
     body, cement, body_idx, cement_idx = _on_lattice(body_mask, cement_mask, affine, frame)
-    seen_idx = cement_idx if silhouette_mask is None else _lattice(
-        frame.coordinates(voxel_centers_mm(body_mask & silhouette_mask, affine)), body, affine,
-        frame)
+    seen_idx = cement_idx
+    if silhouette_mask is not None:
+        seen = frame.coordinates(voxel_centers_mm(body_mask & silhouette_mask, affine))
+        seen_idx = _lattice(seen, body, affine, frame)
     coronal = _projection_score(body_idx, seen_idx, along=_LEFT, through=_POSTERIOR,
                                 fraction=zone_fill_fraction)
     sagittal = _projection_score(body_idx, seen_idx, along=_SUPERIOR, through=_LEFT,
