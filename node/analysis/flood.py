@@ -132,6 +132,12 @@ NEAR_PLATE_CLEAR = 0.25
 NEAR_PLATE_DISC_MM = 4.0     # the next body's plate lies a disc beyond
 NEAR_PLATE_DISC_SLICES = 1.5  # ...more than the steps of a slanted plate across slices
 PLATE_BEYOND_MM = (1.0, 2.5)
+DISC_SOFT_MAX_HU = 130.0      # a disc's soft tissue is no brighter
+BRIGHT_DISC_MM = 2.5          # a disc brighter than dark marrow: this long before the plate,
+BRIGHT_DISC_CLEAR_MM = 1.5    # ...clear of that plate's blur,
+BRIGHT_DISC_ABOVE_MARROW_HU = 40.0  # ...this much above the marrow,
+BRIGHT_DISC_NOISE_HU = 20.0   # ...and no brighter than a disc (with noise),
+BRIGHT_DISC_PAINT_MM = 4.0    # ...nor this near painted cement
 # Scans this coarse: the voxels next to the cement are partly cement (see
 # _partial_volume_halo). On finer scans that halo would paint the endplates too.
 COARSE_SCAN_MM = 2.5
@@ -750,10 +756,13 @@ def _disc_beyond(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
                  marrow: float, step: float, direction: int) -> BoolArray | None:
     """The disc slab beyond the endplate seen on the columns around the seed, or None."""
     reach = int(DISC_REACH_MM / step)
+    # Near cement its blur, or a leak into the disc, brightens the disc: no bright disc
+    # (brighter than the marrow) is read there.
+    clear = ~_near(painted, BRIGHT_DISC_PAINT_MM / step)
     hits = []
     for y, x in _disc_columns(centre, step, smooth.shape):
         k = _endplate_on_column(smooth[:, y, x], painted[:, y, x], int(centre[0]),
-                                direction, marrow, step, reach)
+                                direction, marrow, step, reach, clear[:, y, x])
         if k is not None:
             hits.append((k, y, x))
     if len(hits) < 3:
@@ -890,8 +899,11 @@ def _disc_slab(hits: FloatArray, direction: int, shape: tuple[int, ...],
 
 
 def _endplate_on_column(prof: F32, painted: BoolArray, start: int, direction: int,
-                        marrow: float, step: float, reach: int) -> int | None:
-    """Index of the endplate's peak going ``direction`` from ``start``, or None."""
+                        marrow: float, step: float, reach: int, clear: BoolArray
+                        ) -> int | None:
+    """Index of the endplate's peak going ``direction`` from ``start``, or None; where the
+    plate met is the next body's beyond a disc brighter than the marrow (on voxels
+    ``clear`` of cement), an index placing the disc slab before that plate."""
     idx = start + direction * np.arange(reach)
     idx = idx[(idx >= 0) & (idx < len(prof))]
     values, paint = prof[idx], painted[idx]
@@ -903,10 +915,34 @@ def _endplate_on_column(prof: F32, painted: BoolArray, start: int, direction: in
         if v < ridge or v < values[i - 1] or v < values[i + 1]:
             continue
         back = values[i + behind.start:i + behind.stop]
-        if float(back.max()) < v - 0.5 * (v - marrow) and not paint[i:i + behind.stop].any():
-            return int(idx[i])
-        return None
+        # A plate too faint to stand above a disc brighter than the marrow is not met:
+        # the plate met is the next body's, with the disc before it and the next body's
+        # marrow, as bright as a disc in places, beyond it.
+        bright = _bright_disc_before(values[first:i], clear[idx][first:i], marrow, step)
+        floor = max(marrow, DISC_SOFT_MAX_HU) if bright else marrow
+        if float(back.max()) >= 0.5 * (v + floor) or paint[i:i + behind.stop].any():
+            return None
+        if bright:  # placed so that the disc's slab falls before that plate
+            return int(idx[i] - direction * round((DISC_SLAB_MM[1] + BRIGHT_DISC_CLEAR_MM) / step))
+        return int(idx[i])
     return None
+
+
+def _bright_disc_before(values: F32, clear: BoolArray, marrow: float, step: float) -> bool:
+    """Whether the profile just before a plate (``values`` from the seed's side up to it)
+    is a disc brighter than the marrow: soft tissue over BRIGHT_DISC_MM, ``clear`` of
+    cement, clearly above the marrow and no brighter than a disc, with marrow before it."""
+    begin = len(values) - round(BRIGHT_DISC_CLEAR_MM / step) - round(BRIGHT_DISC_MM / step)
+    end = len(values) - round(BRIGHT_DISC_CLEAR_MM / step)
+    if begin < 0 or end <= begin or not clear[begin:].all():
+        return False
+    stretch = values[begin:end]
+    low = float(np.percentile(stretch, 10))
+    # The body's own marrow lies before the disc (not the blur of cement reaching the
+    # plate, which falls off without ever reaching the marrow).
+    marrow_before = values[:begin] <= marrow + BRIGHT_DISC_NOISE_HU
+    return bool(low >= marrow + BRIGHT_DISC_ABOVE_MARROW_HU and marrow_before.any()
+                and float(np.median(stretch)) <= DISC_SOFT_MAX_HU + BRIGHT_DISC_NOISE_HU)
 
 
 def _inside_marker(cem: BoolArray, centre: npt.NDArray[np.int64], radius: float,

@@ -271,3 +271,22 @@ def test_cleaning_that_keeps_corners_still_removes_spikes_and_dents(lean: float)
         bumped[28:30, 40:42] += bump_mm
         cleaned = flood._cleaned(bumped, on_wall=on_wall)
         assert np.max(np.abs(cleaned - radius)) < 0.6
+
+
+def _column(before: list[float], step: float = 0.7) -> np.ndarray:
+    """A column from the seed's side: ``before`` then a plate and a disc of 8 mm."""
+    disc = [140.0] * round(8.0 / step)
+    return np.asarray(before + [176.0] * 2 + disc, dtype=np.float32)
+
+
+@pytest.mark.parametrize(("before", "marrow", "clear", "bright"), [
+    ([60.0] * 12, 60.0, True, True),                        # dark marrow, then the disc
+    ([60.0] * 12, 60.0, False, False),                      # ...but near cement: its blur
+    ([400.0, 300.0, 220.0, 180.0] * 3, 60.0, True, False),  # cement's blur, no marrow
+    ([150.0] * 12, 150.0, True, False),                     # marrow as bright as the disc
+])
+def test_a_disc_brighter_than_the_marrow_is_told_from_blur(before: list[float], marrow: float,
+                                                           clear: bool, bright: bool) -> None:
+    values = _column(before)
+    clear_mask = np.full(len(values), clear)
+    assert flood._bright_disc_before(values, clear_mask, marrow, 0.7) is bright
