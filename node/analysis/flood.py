@@ -932,9 +932,9 @@ def _bright_disc_before(values: F32, clear: BoolArray, marrow: float, step: floa
     """Whether the profile just before a plate (``values`` from the seed's side up to it)
     is a disc brighter than the marrow: soft tissue over BRIGHT_DISC_MM, ``clear`` of
     cement, clearly above the marrow and no brighter than a disc, with marrow before it."""
-    begin = len(values) - round(BRIGHT_DISC_CLEAR_MM / step) - round(BRIGHT_DISC_MM / step)
     end = len(values) - round(BRIGHT_DISC_CLEAR_MM / step)
-    if begin < 0 or end <= begin or not clear[begin:].all():
+    begin = end - round(BRIGHT_DISC_MM / step)
+    if begin < 0 or not clear[begin:].all():
         return False
     stretch = values[begin:end]
     low = float(np.percentile(stretch, 10))
