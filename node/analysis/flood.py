@@ -740,8 +740,11 @@ def _disc_markers(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64]
     """
     out = np.zeros(smooth.shape, dtype=bool)
     bands: list[_Band] = []
+    # Near cement its blur, or a leak into the disc, brightens the disc: no bright disc
+    # (brighter than the marrow) is read there.
+    clear = ~_near(painted, BRIGHT_DISC_PAINT_MM / step)
     for direction in (1, -1):
-        disc = _disc_beyond(smooth, painted, centre, marrow, step, direction)
+        disc = _disc_beyond(smooth, painted, clear, centre, marrow, step, direction)
         if disc is None:
             band = _neighbour_marrow(smooth, painted, centre, marrow, step, direction)
             if band is not None:
@@ -752,13 +755,12 @@ def _disc_markers(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64]
     return out, bands
 
 
-def _disc_beyond(smooth: F32, painted: BoolArray, centre: npt.NDArray[np.int64],
-                 marrow: float, step: float, direction: int) -> BoolArray | None:
-    """The disc slab beyond the endplate seen on the columns around the seed, or None."""
+def _disc_beyond(smooth: F32, painted: BoolArray, clear: BoolArray,
+                 centre: npt.NDArray[np.int64], marrow: float, step: float, direction: int
+                 ) -> BoolArray | None:
+    """The disc slab beyond the endplate seen on the columns around the seed, or None
+    (a disc brighter than the marrow is read on voxels ``clear`` of cement only)."""
     reach = int(DISC_REACH_MM / step)
-    # Near cement its blur, or a leak into the disc, brightens the disc: no bright disc
-    # (brighter than the marrow) is read there.
-    clear = ~_near(painted, BRIGHT_DISC_PAINT_MM / step)
     hits = []
     for y, x in _disc_columns(centre, step, smooth.shape):
         k = _endplate_on_column(smooth[:, y, x], painted[:, y, x], int(centre[0]),
@@ -906,7 +908,7 @@ def _endplate_on_column(prof: F32, painted: BoolArray, start: int, direction: in
     ``clear`` of cement), an index placing the disc slab before that plate."""
     idx = start + direction * np.arange(reach)
     idx = idx[(idx >= 0) & (idx < len(prof))]
-    values, paint = prof[idx], painted[idx]
+    values, paint, far_from_cement = prof[idx], painted[idx], clear[idx]
     first = int(np.nonzero(paint)[0].max()) + int(RIM_MM / step) if paint.any() else 0
     ridge = max(marrow + WALL_RISE_HU, WALL_MIN_HU)
     behind = slice(int(1.5 / step), int(4.0 / step) + 1)
@@ -918,7 +920,7 @@ def _endplate_on_column(prof: F32, painted: BoolArray, start: int, direction: in
         # A plate too faint to stand above a disc brighter than the marrow is not met:
         # the plate met is the next body's, with the disc before it and the next body's
         # marrow, as bright as a disc in places, beyond it.
-        bright = _bright_disc_before(values[first:i], clear[idx][first:i], marrow, step)
+        bright = _bright_disc_before(values[first:i], far_from_cement[first:i], marrow, step)
         floor = max(marrow, DISC_SOFT_MAX_HU) if bright else marrow
         if float(back.max()) >= 0.5 * (v + floor) or paint[i:i + behind.stop].any():
             return None
