@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--family", default="no_leak", choices=sorted(FAMILIES),
                         help="family of a single case")
     parser.add_argument("--set", dest="set_name",
-                        help="a named set: smoke, dev, holdout or shifted")
+                        help="a named set: smoke, dev, holdout, shifted or fresh")
     parser.add_argument("--small", action="store_true",
                         help="reduced matrix (256) and 3 vertebrae: fast, for tests")
     parser.add_argument("--figures", type=Path,

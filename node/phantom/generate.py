@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from node.analysis.select import MIN_SLICES
 from node.phantom import imaging, leaks
 from node.phantom.anatomy import Vertebra
 from node.phantom.cement import (
@@ -154,6 +155,12 @@ def build_grid(scene: Scene, rng: np.random.Generator) -> Grid:
     z_hi = top.center @ normal + top.body.h_post * rng.uniform(-0.3, 0.6)
     z_lo = bottom.center @ normal - bottom.body.h_post * rng.uniform(-0.3, 0.6)
     n = int(np.ceil((z_hi - z_lo) / d.slice_mm)) + 1
+    if n < MIN_SLICES:
+        # Three small thoracic vertebrae on thick slices may span fewer images than a
+        # series needs; the scan then reaches further along the spine.
+        widen = (MIN_SLICES - n) * d.slice_mm / 2
+        z_hi, z_lo = z_hi + widen, z_lo - widen
+        n = int(np.ceil((z_hi - z_lo) / d.slice_mm - 1e-6)) + 1
     middle = np.mean([v.center for v in scene.spine], axis=0)
     if d.pixel_mm * d.matrix < 260:     # a targeted spine FOV
         focus = middle + np.array([rng.normal(0, 6), 18 + rng.normal(0, 8), 0])

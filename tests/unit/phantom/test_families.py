@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from node.analysis.select import MIN_SLICES
 from node.phantom.families import FAMILIES, sample_design
-from node.phantom.generate import build_scene
+from node.phantom.generate import _rng, build_grid, build_scene
 from node.phantom.sets import named_set
 
 
@@ -61,6 +62,21 @@ def test_holdout_set_has_the_dev_design_and_none_of_its_seeds() -> None:
     assert [(e.family, e.overrides) for e in holdout] == [(e.family, e.overrides) for e in dev]
     assert not {e.seed for e in dev} & {e.seed for e in holdout}
     assert all(e.case_id.startswith("holdout-") for e in holdout)
+
+
+def test_fresh_set_has_the_dev_design_and_seeds_of_no_other_set() -> None:
+    dev, fresh = named_set("dev"), named_set("fresh")
+    assert [(e.family, e.overrides) for e in fresh] == [(e.family, e.overrides) for e in dev]
+    others = {e.seed for name in ("dev", "holdout", "shifted") for e in named_set(name)}
+    assert not {e.seed for e in fresh} & others
+
+
+def test_a_short_spine_on_thick_slices_still_makes_a_series() -> None:
+    # canal_leak seed 713 (three small thoracic vertebrae, 2.5 mm slices) spanned 19
+    # images before the scan was widened: too few for any series the node analyses.
+    scene = build_scene("canal_leak", 713)
+    grid = build_grid(scene, _rng("canal_leak", 713 + 1_000_003))   # write_case's draw
+    assert grid.shape[0] >= MIN_SLICES
 
 
 def test_shifted_set_has_every_family_on_coarse_pixels_and_thick_slices() -> None:
