@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from node.analysis.cement import find_cement
+from node.analysis.cement import _is_metal, find_cement
 from node.analysis.types import Parameters
 
 STEP = 0.7
@@ -65,3 +65,45 @@ def test_the_silhouette_takes_the_faint_edge_the_half_level_leaves_out() -> None
     core_contrast = 2.0 * (found.level_hu - 100.0)
     assert values.min() >= 100.0 + 0.4 * core_contrast - 1
     assert values.max() < found.level_hu
+
+
+
+def _core_and_rim(core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A component whose voxels are at the 3071 HU clip on ``core`` and a 1500 HU rim of
+    one voxel around it, and its values."""
+    comp = ndimage.binary_dilation(core)
+    return comp, np.where(core, 3071, np.where(comp, 1500, 40)).astype(np.int16)
+
+
+def _thin_neck(a: np.ndarray, b: np.ndarray, z: np.ndarray, y: np.ndarray,
+               x: np.ndarray, at: tuple[float, float, float]) -> np.ndarray:
+    """``a`` and ``b`` joined by a neck one voxel thick at ``at`` (z, y, x mm)."""
+    neck = (np.abs(z - at[0]) < STEP / 2) & (np.abs(x - at[2]) < STEP / 2)
+    return a | b | (neck & (np.abs(y - at[1]) <= 4.0))
+
+
+def test_a_screw_pair_joined_at_the_heads_is_metal() -> None:
+    z, y, x = (np.indices((60, 60, 90)) + 0.5) * STEP
+    shafts = [((z - 21.0) ** 2 + (y - cy) ** 2 <= 3.0 ** 2) & (x >= 8.0) & (x <= 50.0)
+              for cy in (14.0, 28.0)]
+    comp, values = _core_and_rim(_thin_neck(*shafts, z, y, x, at=(21.0, 21.0, 9.0)))
+    assert _is_metal(comp, values, np.full(3, STEP), Parameters())
+
+
+def test_cement_clipped_by_the_scanner_with_a_thin_tongue_is_cement() -> None:
+    # Dense cement filling a body reaches the clip over half its voxels; a leak's tongue
+    # 14 mm long, thinned off the mass, is a straight piece as long as a short screw.
+    z, y, x = (np.indices((60, 60, 90)) + 0.5) * STEP
+    mass = ((z - 21.0) / 7.0) ** 2 + ((y - 21.0) / 9.0) ** 2 + ((x - 30.0) / 14.0) ** 2 <= 1.0
+    tongue = ((z - 21.0) ** 2 + (y - 34.0) ** 2 <= 1.8 ** 2) & (x >= 30.0) & (x <= 46.0)
+    comp, values = _core_and_rim(_thin_neck(mass, tongue, z, y, x, at=(21.0, 30.0, 38.0)))
+    assert not _is_metal(comp, values, np.full(3, STEP), Parameters())
+
+
+def test_dense_cement_along_the_needle_path_is_no_screw() -> None:
+    # Cement injected along the needle's path, 31 mm long and 11 mm wide, at the clip
+    # over most of its core: three times longer than wide, where a screw is five or more.
+    z, y, x = (np.indices((60, 60, 90)) + 0.5) * STEP
+    streak = ((z - 21.0) ** 2 + (y - 21.0) ** 2 <= 5.5 ** 2) & (x >= 15.0) & (x <= 46.0)
+    comp, values = _core_and_rim(streak)
+    assert not _is_metal(comp, values, np.full(3, STEP), Parameters())

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from node.analysis.types import Flag, Parameters, SeriesResult
+from node.cli.analyze import format_table
 from node.cli.main import main
 
 from . import synth
@@ -68,3 +70,14 @@ def test_unknown_series_is_refused(study: tuple[Path, str],
     folder, _ = study
     assert main(["--log-level", "WARNING", "analyze", str(folder), "--series", "9.9"]) == 1
     assert "Series 9.9 must be under" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "said"), [
+    (Flag.NO_CEMENT_FOUND, "no cement found"),
+    (Flag.NO_BODY_AROUND_CEMENT, "cement found, but no vertebral body around it"),
+])
+def test_the_table_tells_no_cement_from_no_body(flag: Flag, said: str) -> None:
+    result = SeriesResult(study_instance_uid="1.2", series_instance_uid="1.2.3",
+                          software_version="t", parameters=Parameters(), flags=(flag,),
+                          levels=())
+    assert f"no treated level ({said})" in format_table(result)
