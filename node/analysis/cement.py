@@ -191,8 +191,8 @@ def _is_metal(comp: BoolArray, values: npt.NDArray[np.int16], spacing: FloatArra
         return False
     if _rod(core, spacing):
         return True
-    # A screw pair joined at the heads: the shafts part once the core is thinned. They
-    # are most of the core; a thin tongue of cement thinned off a large mass is not.
+    # A screw pair joined at the heads: the shafts part once the core is thinned, and
+    # they are much of what is left; a thin tongue of cement thinned off a mass is not.
     thinned = ndimage.binary_erosion(core)
     pieces, n = ndimage.label(thinned, structure=np.ones((3, 3, 3)))
     if n < 2:
