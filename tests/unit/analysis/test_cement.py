@@ -67,7 +67,6 @@ def test_the_silhouette_takes_the_faint_edge_the_half_level_leaves_out() -> None
     assert values.max() < found.level_hu
 
 
-
 def _core_and_rim(core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A component whose voxels are at the 3071 HU clip on ``core`` and a 1500 HU rim of
     one voxel around it, and its values."""
@@ -92,7 +91,7 @@ def test_a_screw_pair_joined_at_the_heads_is_metal() -> None:
 
 def test_cement_clipped_by_the_scanner_with_a_thin_tongue_is_cement() -> None:
     # Dense cement filling a body reaches the clip over half its voxels; a leak's tongue
-    # 14 mm long, thinned off the mass, is a straight piece as long as a short screw.
+    # 16 mm long, thinned off the mass, is a straight piece as long as a short screw.
     z, y, x = (np.indices((60, 60, 90)) + 0.5) * STEP
     mass = ((z - 21.0) / 7.0) ** 2 + ((y - 21.0) / 9.0) ** 2 + ((x - 30.0) / 14.0) ** 2 <= 1.0
     tongue = ((z - 21.0) ** 2 + (y - 34.0) ** 2 <= 1.8 ** 2) & (x >= 30.0) & (x <= 46.0)
