@@ -7,6 +7,7 @@ JSON object that ``vfnode analyze --json`` prints and the registry stores.
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,6 +34,24 @@ class Flag(enum.StrEnum):
     BODY_TOUCHES_FOV_EDGE = "body_touches_fov_edge"
     METAL_SUSPECTED = "metal_suspected"
 
+
+
+# Each flag in words for a reader (the summary image, the CLI tables).
+FLAG_TEXT = {
+    Flag.COARSE: "coarse slices (> 1.25 mm): volumes less precise",
+    Flag.NO_CEMENT_FOUND: "no cement found",
+    Flag.NO_BODY_AROUND_CEMENT: "cement found, but no vertebral body around it",
+    Flag.BODY_TOUCHES_FOV_EDGE: "a vertebral body touches the field of view edge",
+    Flag.METAL_SUSPECTED: "metal suspected (objects above 3000 HU)",
+}
+
+
+def no_level_reason(flags: Collection[str]) -> str:
+    """Why a series has no treated level (``flags`` as Flags or their values): "no
+    cement" would tell a reader the spine was untreated when cement was found but no
+    body around it."""
+    nobody = Flag.NO_BODY_AROUND_CEMENT in flags
+    return FLAG_TEXT[Flag.NO_BODY_AROUND_CEMENT if nobody else Flag.NO_CEMENT_FOUND]
 
 class LeakSite(enum.StrEnum):
     """Where extravertebral cement lies relative to its vertebral body."""

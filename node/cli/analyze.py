@@ -23,7 +23,7 @@ from pydicom.errors import InvalidDicomError
 from node import __version__
 from node.analysis.pipeline import analyze_series
 from node.analysis.select import group_by_series, select_series, unusable_reason
-from node.analysis.types import Analysis, Flag, SeriesResult
+from node.analysis.types import Analysis, SeriesResult, no_level_reason
 from node.config import Settings
 from node.errors import UnusableSeriesError, VfnodeError
 from node.results.build import write_results
@@ -135,10 +135,7 @@ def format_table(result: SeriesResult) -> str:
     lines = [f"series {result.series_instance_uid}",
              f"flags: {', '.join(f.value for f in result.flags) or '-'}"]
     if not result.levels:
-        # "No cement" would tell a reader the spine was not treated.
-        lines.append("no treated level (cement found, but no vertebral body around it)"
-                     if Flag.NO_BODY_AROUND_CEMENT in result.flags
-                     else "no treated level (no cement found)")
+        lines.append(f"no treated level ({no_level_reason(result.flags)})")
         return "\n".join(lines)
     header = (f"{'level':<6} {'VBV ml':>7} {'CDV ml':>7} {'VF %':>6} {'cut-off':<9} "
               f"{'leak ml':>7} {'leakage':<7} {'C/S/A':<6} {'total':>5} grp")

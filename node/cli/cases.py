@@ -8,7 +8,7 @@ import datetime as dt
 from rich.console import Console
 from rich.table import Table
 
-from node.analysis.types import Flag
+from node.analysis.types import no_level_reason
 from node.cli.registry import add_where, conditions, make_console, open_registry
 from node.config import Settings
 from node.errors import VfnodeError
@@ -99,9 +99,7 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
     for r in detail.cases:
         console.print(_vertebra_table(r))
     if not detail.cases:
-        nobody = Flag.NO_BODY_AROUND_CEMENT.value in detail.record.get("flags", [])
-        console.print("no treated vertebra (cement found, but no vertebral body around it)"
-                      if nobody else "no treated vertebra (no cement found)")
+        console.print(f"no treated vertebra ({no_level_reason(detail.record.get('flags', []))})")
     deliveries = Table(title="Deliveries")
     for column in ("When (UTC)", "Destination", "Delivered", "Detail"):
         deliveries.add_column(column)

@@ -159,8 +159,7 @@ def build_grid(scene: Scene, rng: np.random.Generator) -> Grid:
         # Three small thoracic vertebrae on thick slices may span fewer images than a
         # series needs; the scan then reaches further along the spine.
         widen = (MIN_SLICES - n) * d.slice_mm / 2
-        z_hi, z_lo = z_hi + widen, z_lo - widen
-        n = int(np.ceil((z_hi - z_lo) / d.slice_mm - 1e-6)) + 1
+        z_hi, z_lo, n = z_hi + widen, z_lo - widen, MIN_SLICES
     middle = np.mean([v.center for v in scene.spine], axis=0)
     if d.pixel_mm * d.matrix < 260:     # a targeted spine FOV
         focus = middle + np.array([rng.normal(0, 6), 18 + rng.normal(0, 8), 0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from node.analysis.types import Flag, LeakSite
+from node.analysis.types import FLAG_TEXT, Flag, LeakSite
 from node.results.context import ResultContext, Vertebra
 from node.results.seg import BODY_COLOURS, CEMENT_COLOUR, EXTRAVERTEBRAL_COLOUR
 
@@ -14,13 +14,6 @@ WARN = "#ffb000"
 
 SITE_NAMES = {LeakSite.DISC: "disc", LeakSite.CANAL: "canal",
               LeakSite.NEEDLE_TRACT: "needle tract", LeakSite.PARAVERTEBRAL: "paravertebral"}
-FLAG_TEXT = {
-    Flag.COARSE: "coarse slices (> 1.25 mm): volumes less precise",
-    Flag.NO_CEMENT_FOUND: "no cement found",
-    Flag.NO_BODY_AROUND_CEMENT: "cement found, but no vertebral body around it",
-    Flag.BODY_TOUCHES_FOV_EDGE: "a vertebral body touches the field of view edge",
-    Flag.METAL_SUSPECTED: "metal suspected (objects above 3000 HU)",
-}
 
 
 @dataclass(frozen=True, slots=True)
