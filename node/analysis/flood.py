@@ -291,14 +291,22 @@ class FloodBodySource:
             again = self._body_painted(view, hu, affine, cement, wider,
                                        soft_clear_mm=p.soft_clear_mm)
             body = _better_body(body, again, hu, cement)
+        if body is not None and cement_fraction(body, cement) > MOSTLY_CEMENT:
+            # A piece of cement apart from the seed's that breaks through the shell (a
+            # canal leak through the posterior wall) opens the wall where its halo is
+            # painted over: the outside floods in there and the seed keeps its cement.
+            again = self._body_painted(view, hu, affine, cement, halo, shut_others=True)
+            body = _better_body(body, again, hu, cement)
         return body
 
     def _body_painted(self, view: _GridView, hu: npt.NDArray[np.int16], affine: FloatArray,
-                      cement: BoolArray, halo: float, *, soft_clear_mm: float = 0.0
-                      ) -> Body | None:
+                      cement: BoolArray, halo: float, *, soft_clear_mm: float = 0.0,
+                      shut_others: bool = False) -> Body | None:
         """The body flooded on ``view`` with the cement and ``halo`` mm around it painted
         over; soft tissue as dark as the marrow is no outside within ``soft_clear_mm``
-        of the painted cement (None when the marrow is not that dark: nothing to clear)."""
+        of the painted cement (None when the marrow is not that dark: nothing to clear);
+        with ``shut_others`` no flooding crosses the halo of cement apart from the
+        seed's."""
         p = self.params
         grid, data, cem = view.grid, view.data, view.cement
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
@@ -315,7 +323,7 @@ class FloodBodySource:
         centre = np.asarray(grid.shape) // 2
         basin = self._basin(smooth, cem, painted, centre, marrow, grid.step,
                             max(BAND_CUT_MM, BAND_CUT_SLICES * float(spacing[0])),
-                            soft_clear_mm)
+                            soft_clear_mm, halo if shut_others else 0.0)
         body = self._cut(basin, smooth, view.native, cem, painted, grid, marrow, centre,
                          float(spacing[0]))
         if body is None:
@@ -324,9 +332,11 @@ class FloodBodySource:
 
     def _basin(self, smooth: F32, cem: BoolArray, painted: BoolArray,
                centre: npt.NDArray[np.int64], marrow: float, step: float,
-               band_cut_mm: float, soft_clear_mm: float) -> BoolArray:
+               band_cut_mm: float, soft_clear_mm: float, shut_mm: float = 0.0
+               ) -> BoolArray:
         """The watershed basin of the seed, flooded against the certain outside, and
-        cut beyond any band between it and the next body."""
+        cut beyond any band between it and the next body; nothing floods within
+        ``shut_mm`` of cement apart from the seed's (and not nearer the seed's)."""
         p = self.params
         elevation = ndimage.gaussian_gradient_magnitude(smooth, 0.5)
         markers = np.zeros(smooth.shape, dtype=np.int32)
@@ -353,7 +363,10 @@ class FloodBodySource:
         markers[inside] = 1
         # Other cement takes no side either: inside the body it is enclosed and filled
         # later; a leak outside the shell must not carry the body out with it.
-        floodable = (~dark & ~(cem & ~inside)) | (markers > 0)
+        others = cem & ~inside
+        if shut_mm > 0:
+            others = _near(others, shut_mm / step) & ~_near(inside, shut_mm / step)
+        floodable = (~dark & ~others) | (markers > 0)
         basin = _flooded_from(elevation, markers, floodable) == 1
         return _cut_beyond_bands(basin, bands, step, band_cut_mm)
 
