@@ -127,7 +127,7 @@ ENDPLATE_MARGIN_MM = 2.0
 ENDPLATE_CUT_MIN_ML = 1.0
 NEAR_PLATE_AGREEING = 0.3    # hits on the body's own plate where the next one's show too
 NEAR_PLATE_BEFORE = 0.15     # ...and hits before it (sclerotic rim, cleft walls)
-PLATE_CLEAR_MM = 3.0         # ...and of those, some this far (or a slice) from the paint
+PLATE_CLEAR_MM = 2.0         # ...and of those, some this far (or a slice) from the paint
 NEAR_PLATE_CLEAR = 0.25
 NEAR_PLATE_DISC_MM = 4.0     # the next body's plate lies a disc beyond
 NEAR_PLATE_DISC_SLICES = 1.5  # ...more than the steps of a slanted plate across slices
@@ -277,12 +277,15 @@ class FloodBodySource:
             again = self._body_painted(view, hu, affine, cement, wider)
             body = _better_body(body, again, hu, cement)
         slice_mm = float(spacing[0])
-        if (body is not None and slice_mm >= RETRY_SLICE_RATIO * pixel and slice_mm > wider
-                and cement_fraction(body, cement) >= RETRY_CEMENT_SHARE):
+        if (slice_mm >= RETRY_SLICE_RATIO * pixel and slice_mm > wider
+                and (body is None or cement_fraction(body, cement) >= RETRY_CEMENT_SHARE)):
             # Along thick slices the cement's blur reaches about a slice beyond it, and a
-            # body that is largely cement may have been held back at that blur.
+            # body that is largely cement may have been held back at that blur; held
+            # back closer still, it is too small to be a body at all.
             again = self._body_painted(view, hu, affine, cement, slice_mm)
-            if _adds_only_marrow(body, again, cement):
+            if body is None:
+                body = again
+            elif _adds_only_marrow(body, again, cement):
                 body = _better_body(body, again, hu, cement)
         if body is not None and cement_fraction(body, cement) > MOSTLY_CEMENT:
             # Marrow nearly as dark as muscle: where the thin shell between them does not

@@ -1,0 +1,37 @@
+"""Thick slices: a flooding held back at the cement's blur, too small to be a body, is
+done again with a slice painted over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from node.analysis.flood import FloodParams
+from node.phantom.case import write_case
+from node.phantom.truth import load_truth
+from tests.unit.analysis.setcases import levels_found
+
+
+@pytest.fixture(scope="module")
+def two_levels_on_thick_slices(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Drawn with the dev design and a seed of no named set (2026-12-06): 0.54 mm pixels,
+    # 2.5 mm slices, T12 and L1 treated. T12's flooding stopped at the cement (a 3.4 ml
+    # body: none), so T12 was missed and its cement reported as L1's leaks.
+    folder = tmp_path_factory.mktemp("held_back") / "two_levels_925"
+    write_case(folder, "two_levels", 925, case_id="two_levels_925",
+               overrides=(("slice_mm", 2.5), ("feet_first", True), ("storage", "signed")))
+    return folder
+
+
+def test_both_levels_are_found(two_levels_on_thick_slices: Path) -> None:
+    truth = load_truth(two_levels_on_thick_slices).result.levels
+    found = levels_found(two_levels_on_thick_slices, FloodParams())
+    assert len(found) == len(truth) == 2
+    for t in truth:
+        f = min(found, key=lambda f: float(np.linalg.norm(np.subtract(f.centroid_mm,
+                                                                         t.centroid_mm))))
+        assert np.linalg.norm(np.subtract(f.centroid_mm, t.centroid_mm)) <= 15.0
+        assert abs(f.vf_pct - t.vf_pct) <= 3.5
+        assert f.extravertebral_ml.total < 0.1
