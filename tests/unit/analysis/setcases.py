@@ -28,6 +28,18 @@ def written_case(factory: pytest.TempPathFactory, set_name: str, index: int) -> 
     return folder
 
 
+def written_unnamed_case(factory: pytest.TempPathFactory, family: str, seed: int, *,
+                         slice_mm: float, feet_first: bool, storage: str) -> Path:
+    """A case of the dev design drawn with a seed of no named set, written to a fresh
+    folder (cases found on an unseen batch, kept as tests)."""
+    case_id = f"{family}_{seed}"
+    folder = factory.mktemp(case_id) / case_id
+    write_case(folder, family, seed, case_id=case_id,
+               overrides=(("slice_mm", slice_mm), ("feet_first", feet_first),
+                          ("storage", storage)))
+    return folder
+
+
 def levels_found(folder: Path, params: FloodParams) -> list[LevelResult]:
     """The treated levels of the case, its bodies flooded with ``params``."""
     volume = load_volume(select_series(read_datasets(folder)).datasets)

@@ -9,20 +9,17 @@ import numpy as np
 import pytest
 
 from node.analysis.flood import FloodParams
-from node.phantom.case import write_case
 from node.phantom.truth import load_truth
-from tests.unit.analysis.setcases import levels_found
+from tests.unit.analysis.setcases import levels_found, written_unnamed_case
 
 
 @pytest.fixture(scope="module")
 def two_levels_on_thick_slices(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # Drawn with the dev design and a seed of no named set (2026-12-06): 0.54 mm pixels,
-    # 2.5 mm slices, T12 and L1 treated. T12's flooding stopped at the cement (a 3.4 ml
-    # body: none), so T12 was missed and its cement reported as L1's leaks.
-    folder = tmp_path_factory.mktemp("held_back") / "two_levels_925"
-    write_case(folder, "two_levels", 925, case_id="two_levels_925",
-               overrides=(("slice_mm", 2.5), ("feet_first", True), ("storage", "signed")))
-    return folder
+    # Seen on an unseen batch (2026-12-06): 0.54 mm pixels, 2.5 mm slices, T12 and L1
+    # treated. T12's flooding stopped at the cement (a 3.4 ml body: none), so T12 was
+    # missed and its cement reported as L1's leaks.
+    return written_unnamed_case(tmp_path_factory, "two_levels", 925, slice_mm=2.5,
+                                feet_first=True, storage="signed")
 
 
 def test_both_levels_are_found(two_levels_on_thick_slices: Path) -> None:

@@ -8,21 +8,18 @@ from pathlib import Path
 import pytest
 
 from node.analysis.flood import FloodParams
-from node.phantom.case import write_case
 from node.phantom.truth import load_truth
-from tests.unit.analysis.setcases import levels_found
+from tests.unit.analysis.setcases import levels_found, written_unnamed_case
 
 
 @pytest.fixture(scope="module")
 def disc_leak_under_the_plate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # Drawn with the dev design and a seed of no named set (2026-12-06): a T9 of 10.7 ml
-    # on 0.625 mm slices with a 1.06 ml disc leak spread under its lower plate. The
-    # flooding took in T10 as well (VF 18.5 against 40.2): the plate's hits lay within
-    # 3 mm of the leak's paint, too few were 'clear' for its plane to be the body's.
-    folder = tmp_path_factory.mktemp("next_body") / "disc_leak_910"
-    write_case(folder, "disc_leak", 910, case_id="disc_leak_910",
-               overrides=(("slice_mm", 0.625), ("feet_first", True), ("storage", "signed")))
-    return folder
+    # Seen on an unseen batch (2026-12-06): a T9 of 10.7 ml on 0.625 mm slices with a
+    # 1.06 ml disc leak spread under its lower plate. The flooding took in T10 as well
+    # (VF 18.5 against 40.2): the plate's hits lay within 3 mm of the leak's paint, too
+    # few were 'clear' for its plane to be the body's.
+    return written_unnamed_case(tmp_path_factory, "disc_leak", 910, slice_mm=0.625,
+                                feet_first=True, storage="signed")
 
 
 def test_the_next_body_is_cut_off_at_the_plate(disc_leak_under_the_plate: Path) -> None:
