@@ -143,7 +143,6 @@ BRIGHT_DISC_PAINT_MM = 4.0    # ...nor this near painted cement
 COARSE_SCAN_MM = 2.5
 RETRY_SLICE_RATIO = 2.5
 RETRY_ADDED_CEMENT = 0.01
-RETRY_CEMENT_SHARE = 0.35
 PARTLY_CEMENT_ABOVE_MARROW_HU = 120.0   # a few per cent of cement in the voxel
 
 
@@ -277,11 +276,11 @@ class FloodBodySource:
             again = self._body_painted(view, hu, affine, cement, wider)
             body = _better_body(body, again, hu, cement)
         slice_mm = float(spacing[0])
-        if (slice_mm >= RETRY_SLICE_RATIO * pixel and slice_mm > wider
-                and (body is None or cement_fraction(body, cement) >= RETRY_CEMENT_SHARE)):
-            # Along thick slices the cement's blur reaches about a slice beyond it, and a
-            # body that is largely cement may have been held back at that blur; held
-            # back closer still, it is too small to be a body at all.
+        if slice_mm >= RETRY_SLICE_RATIO * pixel and slice_mm > wider:
+            # Along thick slices the cement's blur reaches about a slice beyond it, and
+            # the flooding may have been held back at that blur: with a body that is
+            # largely cement, or too small to be a body at all, or one the outside took
+            # most of through a shell the slices blur away.
             again = self._body_painted(view, hu, affine, cement, slice_mm)
             if body is None:
                 body = again
