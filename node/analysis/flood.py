@@ -286,18 +286,20 @@ class FloodBodySource:
                 body = again
             elif _adds_only_marrow(body, again, cement):
                 body = _better_body(body, again, hu, cement)
-        if body is not None and cement_fraction(body, cement) > MOSTLY_CEMENT:
-            # Marrow nearly as dark as muscle: where the thin shell between them does not
-            # show, the muscle's region reaches into the body and floods it from inside.
-            # Near the cement such a region is no certain outside; the walls' edges decide.
-            again = self._body_painted(view, hu, affine, cement, wider,
-                                       soft_clear_mm=p.soft_clear_mm)
-            body = _better_body(body, again, hu, cement)
-        if body is not None and cement_fraction(body, cement) > MOSTLY_CEMENT:
-            # A piece of cement apart from the seed's that breaks through the shell (a
-            # canal leak through the posterior wall) opens the wall where its halo is
-            # painted over: the outside floods in there and the seed keeps its cement.
-            again = self._body_painted(view, hu, affine, cement, halo, shut_others=True)
+        # A body still mostly cement was held back at the cement while the outside came
+        # in from elsewhere:
+        # - marrow nearly as dark as muscle: where the thin shell between them does not
+        #   show, the muscle's region reaches into the body and floods it from inside.
+        #   Near the cement such a region is no certain outside; the walls' edges decide;
+        # - a piece of cement apart from the seed's that breaks through the shell (a canal
+        #   leak through the posterior wall) opens the wall where its halo is painted
+        #   over: the outside floods in there.
+        for painted_mm, soft_clear_mm, shut_others in ((wider, p.soft_clear_mm, False),
+                                                        (halo, 0.0, True)):
+            if body is None or cement_fraction(body, cement) <= MOSTLY_CEMENT:
+                break
+            again = self._body_painted(view, hu, affine, cement, painted_mm,
+                                       soft_clear_mm=soft_clear_mm, shut_others=shut_others)
             body = _better_body(body, again, hu, cement)
         return body
 

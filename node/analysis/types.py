@@ -35,7 +35,6 @@ class Flag(enum.StrEnum):
     METAL_SUSPECTED = "metal_suspected"
 
 
-
 # Each flag in words for a reader (the summary image, the CLI tables).
 FLAG_TEXT = {
     Flag.COARSE: "coarse slices (> 1.25 mm): volumes less precise",
@@ -52,6 +51,7 @@ def no_level_reason(flags: Collection[str]) -> str:
     body around it."""
     nobody = Flag.NO_BODY_AROUND_CEMENT in flags
     return FLAG_TEXT[Flag.NO_BODY_AROUND_CEMENT if nobody else Flag.NO_CEMENT_FOUND]
+
 
 class LeakSite(enum.StrEnum):
     """Where extravertebral cement lies relative to its vertebral body."""

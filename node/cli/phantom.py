@@ -13,7 +13,7 @@ from node.errors import VfnodeError
 from node.phantom.case import write_case
 from node.phantom.families import FAMILIES
 from node.phantom.figures import case_figure
-from node.phantom.sets import named_set
+from node.phantom.sets import SETS, named_set
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--family", default="no_leak", choices=sorted(FAMILIES),
                         help="family of a single case")
     parser.add_argument("--set", dest="set_name",
-                        help="a named set: smoke, dev, holdout, shifted or fresh")
+                        help=f"a named set: {', '.join(sorted(SETS))}")
     parser.add_argument("--small", action="store_true",
                         help="reduced matrix (256) and 3 vertebrae: fast, for tests")
     parser.add_argument("--figures", type=Path,
