@@ -144,6 +144,7 @@ COARSE_SCAN_MM = 2.5
 RETRY_SLICE_RATIO = 2.5
 RETRY_ADDED_CEMENT = 0.01
 PARTLY_CEMENT_ABOVE_MARROW_HU = 120.0   # a few per cent of cement in the voxel
+HELD_HALO_MM = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +295,11 @@ class FloodBodySource:
         # - a piece of cement apart from the seed's that breaks through the shell (a canal
         #   leak through the posterior wall) opens the wall where its halo is painted
         #   over: the outside floods in there.
+        # - a cement blur wider than the halo (a soft kernel) holds the flooding at the
+        #   cement while the outside comes in through a faint plate.
         for painted_mm, soft_clear_mm, shut_others in ((wider, p.soft_clear_mm, False),
-                                                        (halo, 0.0, True)):
+                                                        (halo, 0.0, True),
+                                                        (max(wider, HELD_HALO_MM), 0.0, False)):
             if body is None or cement_fraction(body, cement) <= MOSTLY_CEMENT:
                 break
             again = self._body_painted(view, hu, affine, cement, painted_mm,
@@ -675,6 +679,8 @@ def _hides_next_plate(nearer: FloatArray, k: FloatArray, ys: npt.NDArray[np.int6
             or np.count_nonzero(on & clear) < NEAR_PLATE_CLEAR * np.count_nonzero(on)):
         return False
     farther = beyond > tolerance
+    if not farther.any():
+        return False
     disc = max(NEAR_PLATE_DISC_MM, NEAR_PLATE_DISC_SLICES * plates.slice_mm)
     hidden = _painted_at(nearer, plates.painted, ys[farther], xs[farther], tolerance)
     return bool(np.median(beyond[farther]) * step >= disc and np.mean(hidden) >= 0.5)

@@ -29,14 +29,17 @@ def written_case(factory: pytest.TempPathFactory, set_name: str, index: int) -> 
 
 
 def written_unnamed_case(factory: pytest.TempPathFactory, family: str, seed: int, *,
-                         slice_mm: float, feet_first: bool, storage: str) -> Path:
+                         slice_mm: float, feet_first: bool, storage: str,
+                         oblique_deg: tuple[float, float, float] | None = None) -> Path:
     """A case of the dev design drawn with a seed of no named set, written to a fresh
     folder (cases found on an unseen batch, kept as tests)."""
     case_id = f"{family}_{seed}"
     folder = factory.mktemp(case_id) / case_id
-    write_case(folder, family, seed, case_id=case_id,
-               overrides=(("slice_mm", slice_mm), ("feet_first", feet_first),
-                          ("storage", storage)))
+    overrides: tuple[tuple[str, object], ...] = (
+        ("slice_mm", slice_mm), ("feet_first", feet_first), ("storage", storage))
+    if oblique_deg is not None:
+        overrides += (("oblique_deg", oblique_deg),)
+    write_case(folder, family, seed, case_id=case_id, overrides=overrides)
     return folder
 
 
