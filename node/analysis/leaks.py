@@ -8,7 +8,8 @@ Cement outside every vertebral body is attributed to the nearest treated body wi
   reach (the pedicle the needle went through), and the cement joined to it up to
   TRACT_FRONT_MM in front of the wall (where the tract enters the body);
 - ``disc``: in front of the posterior wall, above or below the body, inside the
-  footprint of its endplates;
+  footprint of its endplates (beyond the body's own top or bottom where it stands
+  there: cement beside the wall at mid-height lies inside the footprint's margin too);
 - ``paravertebral``: everything else (venous and soft-tissue leaks).
 """
 
@@ -156,27 +157,44 @@ def _site_codes(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray,
     of_piece = pieces[tuple(idx.T)]
     joined = np.isin(of_piece, np.unique(of_piece[tract]))
     tract |= joined & ~canal & (post > wall - TRACT_FRONT_MM)
-    disc = ~behind & (post <= wall) & _in_footprint(coords, body)
+    over, in_margin = _over_an_endplate(coords, body)
+    # The footprint's margin holds a disc leak's rim, and cement beside the wall: a
+    # piece's margin is disc when most of the piece lies over the endplate itself.
+    share = ndimage.mean(over, of_piece, index=of_piece)
+    disc = ~behind & (post <= wall) & (over | (in_margin & (share >= 0.5)))
     codes[disc] = LEAK_SITE_CODES[LeakSite.DISC]
     codes[canal] = LEAK_SITE_CODES[LeakSite.CANAL]
     codes[tract] = LEAK_SITE_CODES[LeakSite.NEEDLE_TRACT]
     return codes
 
 
-def _in_footprint(coords: FloatArray, body: Body) -> BoolArray:
-    """Whether each point's (l, a) falls inside the body's endplate footprint."""
+def _over_an_endplate(coords: FloatArray, body: Body) -> tuple[BoolArray, BoolArray]:
+    """Whether each point (l, a, s) lies above or below the body (beyond the top or
+    bottom of the body's nearest column) inside the footprint of its endplates, and
+    whether it does so only in the footprint's FOOTPRINT_MARGIN_MM margin."""
     bc = _frame_coords(np.argwhere(body.mask), body, body.box_affine)
     lo = bc[:, :2].min(axis=0) - 5.0
-    grid_shape = np.ceil((bc[:, :2].max(axis=0) + 5.0 - lo) / FOOTPRINT_BIN_MM).astype(int) + 1
-    foot = np.zeros(tuple(grid_shape), dtype=bool)
+    grid_shape = tuple(np.ceil((bc[:, :2].max(axis=0) + 5.0 - lo) / FOOTPRINT_BIN_MM)
+                       .astype(int) + 1)
     cells = np.floor((bc[:, :2] - lo) / FOOTPRINT_BIN_MM).astype(int)
-    foot[cells[:, 0], cells[:, 1]] = True
-    foot = ndimage.binary_fill_holes(ndimage.binary_closing(foot, iterations=2))
+    top = np.full(grid_shape, -np.inf)
+    bottom = np.full(grid_shape, np.inf)
+    np.maximum.at(top, (cells[:, 0], cells[:, 1]), bc[:, 2])
+    np.minimum.at(bottom, (cells[:, 0], cells[:, 1]), bc[:, 2])
+    column = np.isfinite(top)
+    nearest = ndimage.distance_transform_edt(~column, return_distances=False,
+                                             return_indices=True)
+    top, bottom = top[tuple(nearest)], bottom[tuple(nearest)]
+    foot = ndimage.binary_fill_holes(ndimage.binary_closing(column, iterations=2))
     grow = max(round(FOOTPRINT_MARGIN_MM / FOOTPRINT_BIN_MM), 0)
-    if grow:
-        foot = ndimage.binary_dilation(foot, iterations=grow)
+    margin = (ndimage.binary_dilation(foot, iterations=grow) & ~foot if grow
+              else np.zeros_like(foot))
     pc = np.floor((coords[:, :2] - lo) / FOOTPRINT_BIN_MM).astype(int)
-    ok = np.all((pc >= 0) & (pc < grid_shape), axis=1)
-    out = np.zeros(len(coords), dtype=bool)
-    out[ok] = foot[pc[ok, 0], pc[ok, 1]]
-    return out
+    ok = np.all((pc >= 0) & (pc < np.asarray(grid_shape)), axis=1)
+    at = (pc[ok, 0], pc[ok, 1])
+    beyond = (coords[ok, 2] > top[at]) | (coords[ok, 2] < bottom[at])
+    over = np.zeros(len(coords), dtype=bool)
+    in_margin = np.zeros(len(coords), dtype=bool)
+    over[ok] = foot[at] & beyond
+    in_margin[ok] = margin[at] & beyond
+    return over, in_margin

@@ -1,4 +1,5 @@
-"""Extravertebral cement by location: the needle tract reaches up to the posterior wall."""
+"""Extravertebral cement by location: the needle tract reaches up to the posterior wall;
+a disc leak lies above or below the body, not beside it."""
 
 from __future__ import annotations
 
@@ -45,3 +46,12 @@ def test_disc_leak_near_the_wall_stays_disc() -> None:
     front = WALL_ROW - int(TRACT_FRONT_MM) + 1
     cement[30:34, front:WALL_ROW + 1, 30:40] = True   # above the body, by the wall
     assert np.all(_sites(cement, _body())[cement] == LEAK_SITE_CODES[LeakSite.DISC])
+
+
+def test_cement_beside_the_wall_at_mid_height_is_paravertebral() -> None:
+    # Within the footprint's margin (1.5 mm) but beside the body, not above or below it.
+    cement = np.zeros(SHAPE, dtype=bool)
+    cement[15:25, 13:15, 30:40] = True                # against the anterior wall
+    cement[15:25, 20:30, 55:57] = True                # against the left wall
+    assert np.all(_sites(cement, _body())[cement]
+                  == LEAK_SITE_CODES[LeakSite.PARAVERTEBRAL])
