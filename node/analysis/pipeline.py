@@ -25,6 +25,7 @@ from scipy import ndimage
 
 from node.analysis.bodies import Body, BodySource, FirstPlausible
 from node.analysis.cement import CementFinding, find_cement
+from node.analysis.discleak import with_disc_leaks_cut
 from node.analysis.enclosed import with_enclosed_cement
 from node.analysis.endplates import with_endplates_between_slices
 from node.analysis.flood import FloodBodySource
@@ -111,7 +112,13 @@ def analyze_volume(volume: CtVolume, params: Parameters, *, software_version: st
     found = [_with_endplates_and_enclosed_cement(body, volume, cement)
              for body in _treated_bodies(volume, cement, source, params,
                                          workers or min(os.cpu_count() or 1, MAX_WORKERS))]
-    bodies = _with_straddling_cement(found, cement.mask, volume.affine)
+    # A disc leak's own flooding, trimmed at its plates, is a slab with no cement deep
+    # inside: no treated body (its cement is a leak of the body beside it).
+    voxel_ml = voxel_volume_ml(volume.affine)
+    found = [body for body in found
+             if _inner_cement_ml(body, cement, voxel_ml) >= params.min_cement_ml]
+    bodies = [with_disc_leaks_cut(body, cement.mask, volume.shape)
+              for body in _with_straddling_cement(found, cement.mask, volume.affine)]
     leaks = classify_leaks(cement.mask, bodies, volume.affine, search_mm=params.leak_search_mm)
     t1 = time.perf_counter()
     names = name_levels(volume, bodies)

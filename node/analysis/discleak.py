@@ -1,0 +1,155 @@
+"""Disc leaks a body finder carried into the body: cut back to the endplate beside them.
+
+Cement that leaks through an endplate spreads in the disc as blobs against the plate. A
+finder paints the cement and its blur over before it looks for the body, so the plate
+under a blob is hidden and the body may run on into the disc around the blobs: the body's
+end bulges over them. Such a blob is a piece of cement apart from the body's main mass,
+at the body's end, beyond where that end lies on the columns around it that are clear of
+cement (the plate). Cement inside the body is not: it lies below the plate, or is part of
+the main mass (cement filling the body up to its plate).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from node.analysis.bodies import Body, with_new_mask
+from node.analysis.frame import BodyFrame
+
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+BIN_MM = 1.0
+# A blob is at the body's end when most of it lies this close to the end of its column.
+END_MM = 3.0
+AT_END = 0.5
+# The plate beside a blob is read on the columns this far from it, clear of cement.
+RING_MM = (3.0, 8.0)
+CLEAR_MM = 2.0
+RIM_MM = 3.0                # ...inside the footprint's rim, where the ends curve off
+MIN_RING_COLUMNS = 10
+PLATE_SPREAD_MM = 3.0       # ...and only where most of them agree to within this
+PLATE_SPREAD_VOXELS = 2.0   # ...or this many voxels along the axis (thick slices)
+PLATE_AGREEING = 0.7
+# The bulge is cut this far around the blob (the disc flooded between blobs).
+AROUND_MM = 3.0
+MIN_PIECE_VOXELS = 8
+
+
+def with_disc_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -> Body:
+    """The body without the bulges over cement blobs beyond its endplates.
+
+    Parameters
+    ----------
+    body : Body
+        A vertebral body found in the volume.
+    cement : (slices, rows, columns) bool
+        Cement of the whole volume.
+    shape : tuple of int
+        Shape of the volume.
+    """
+    inner = body.mask & cement[body.box]
+    pieces, n = ndimage.label(inner, structure=np.ones((3, 3, 3), dtype=bool))
+    if n < 2:
+        return body
+    coords = _frame_coords(body)
+    # A voxel's centre stands up to half its extent along the axis off the plate.
+    half_voxel = 0.5 * float(np.abs(body.superior @ body.box_affine[:3, :3]).max())
+    sizes = np.bincount(pieces[body.mask], minlength=n + 1)
+    main = int(np.argmax(sizes[1:])) + 1
+    piece_of = pieces[body.mask]
+    cut = np.zeros(len(coords), dtype=bool)
+    for end in (1, -1):
+        heights = _Heights(coords, piece_of, end, half_voxel)
+        for label in range(1, n + 1):
+            if label != main and sizes[label] >= MIN_PIECE_VOXELS:
+                cut |= heights.bulge_over(label)
+    if not cut.any():
+        return body
+    mask = body.mask.copy()
+    mask[body.mask] = ~cut
+    labels, count = ndimage.label(mask)
+    if count > 1:
+        mask = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
+    return with_new_mask(body, mask, shape)
+
+
+def _frame_coords(body: Body) -> FloatArray:
+    """(l, a, s) of the body's voxels in its own frame, mm."""
+    frame = BodyFrame(origin=body.centre_mm, superior=body.superior, left=body.left,
+                      posterior=body.posterior)
+    pts = np.argwhere(body.mask) @ body.box_affine[:3, :3].T + body.box_affine[:3, 3]
+    return np.asarray(frame.coordinates(pts), dtype=np.float64)
+
+
+class _Heights:
+    """The end of the body's columns (BIN_MM bins of l, a) toward ``end`` along s."""
+
+    def __init__(self, coords: FloatArray, piece_of: npt.NDArray[np.int32], end: int,
+                 tolerance: float) -> None:
+        self.coords, self.piece_of, self.end = coords, piece_of, end
+        self.tolerance = tolerance
+        lo = coords[:, :2].min(axis=0)
+        self.cells = np.floor((coords[:, :2] - lo) / BIN_MM).astype(np.int64)
+        grid = tuple(self.cells.max(axis=0) + 1)
+        along = coords[:, 2] * end
+        self.top = np.full(grid, -np.inf)
+        np.maximum.at(self.top, (self.cells[:, 0], self.cells[:, 1]), along)
+        # Columns whose end is clear of cement: the plate is read there.
+        cemented = np.zeros(grid, dtype=bool)
+        near_end = along >= self.top[self.cells[:, 0], self.cells[:, 1]] - CLEAR_MM
+        hit = (piece_of > 0) & near_end
+        cemented[self.cells[hit, 0], self.cells[hit, 1]] = True
+        inside = ndimage.binary_erosion(np.isfinite(self.top),
+                                        iterations=max(round(RIM_MM / BIN_MM), 1))
+        self.clear = inside & ~cemented
+
+    def bulge_over(self, label: int) -> BoolArray:
+        """The voxels beyond the plate around piece ``label`` when the piece lies at the
+        end, beyond that plate; none otherwise."""
+        none = np.zeros(len(self.coords), dtype=bool)
+        own = self.piece_of == label
+        cells = self.cells[own]
+        along = self.coords[own, 2] * self.end
+        at_end = along >= self.top[cells[:, 0], cells[:, 1]] - END_MM
+        if np.mean(at_end) < AT_END:
+            return none
+        footprint = np.zeros(self.top.shape, dtype=bool)
+        footprint[cells[:, 0], cells[:, 1]] = True
+        away = ndimage.distance_transform_edt(~footprint) * BIN_MM
+        ring = self.clear & (away >= RING_MM[0]) & (away <= RING_MM[1])
+        if np.count_nonzero(ring) < MIN_RING_COLUMNS:
+            return none
+        plate = self._plate(ring)
+        if plate is None or np.median(along - plate[cells[:, 0], cells[:, 1]]) <= 0.0:
+            return none
+        around = away[self.cells[:, 0], self.cells[:, 1]] <= AROUND_MM
+        beyond = self.coords[:, 2] * self.end > plate[self.cells[:, 0], self.cells[:, 1]]
+        return np.asarray(around & beyond, dtype=bool)
+
+    def _plate(self, ring: BoolArray) -> FloatArray | None:
+        """The plate as a quadratic surface (plates are concave) through the ends of the
+        ``ring`` columns, raised by the tolerance, over every column; None when those
+        ends lie on no such surface."""
+        rows, cols = np.nonzero(ring)
+        design, top = _quadratic(rows, cols), self.top[rows, cols]
+        spread = max(PLATE_SPREAD_MM, PLATE_SPREAD_VOXELS * 2.0 * self.tolerance)
+        # Columns of the bulge itself may fall in the ring: refitted without them.
+        kept = np.ones(len(top), dtype=bool)
+        for _ in range(3):
+            if np.mean(kept) < PLATE_AGREEING:
+                return None
+            coef = np.linalg.lstsq(design[kept], top[kept], rcond=None)[0]
+            kept = np.abs(top - design @ coef) <= 0.5 * spread
+        if np.mean(kept) < PLATE_AGREEING:
+            return None
+        grid_rows, grid_cols = np.indices(self.top.shape)
+        surface = _quadratic(grid_rows.ravel(), grid_cols.ravel()) @ coef
+        return np.asarray(surface.reshape(self.top.shape) + self.tolerance, dtype=np.float64)
+
+
+def _quadratic(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> FloatArray:
+    y, x = rows.astype(np.float64), cols.astype(np.float64)
+    return np.stack([np.ones_like(y), y, x, y * y, x * x, y * x], axis=1)
