@@ -1,9 +1,9 @@
 """One series in, the result record and its masks out (spec: the whole measurement).
 
 Steps: volume (int16 HU + affine) -> cement and metal -> the vertebral body around each
-large cement piece (a treated level holds >= ``min_cement_ml`` of cement), its endplates
-placed between thick slices, the cement between its endplates and the cement straddling
-its surface taken in ->
+large cement piece (a treated level holds >= ``min_cement_ml`` of cement deep inside),
+its endplates placed between thick slices, the cement between its endplates and the
+cement straddling its surface taken in, disc leak blobs flooded around cut off ->
 extravertebral cement by location -> numbers per level (``measure_level``) -> flags.
 Everything heavy works on boxes around the cement and the bodies, never on float copies
 of the whole volume.
