@@ -144,7 +144,7 @@ COARSE_SCAN_MM = 2.5
 RETRY_SLICE_RATIO = 2.5
 RETRY_ADDED_CEMENT = 0.01
 PARTLY_CEMENT_ABOVE_MARROW_HU = 120.0   # a few per cent of cement in the voxel
-HELD_HALO_MM = 2.0
+HELD_HALO_MM = 2.0      # painted over a body still held at its cement (a soft kernel's blur)
 
 
 @dataclass(frozen=True, slots=True)
