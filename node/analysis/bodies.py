@@ -96,6 +96,15 @@ class Body:
     def voxel_count(self) -> int:
         return int(np.count_nonzero(self.mask))
 
+    def frame_coordinates(self, idx: npt.NDArray[np.int64],
+                          affine: FloatArray | None = None) -> FloatArray:
+        """Voxel indices (N, 3) of the grid of ``affine`` (the body's own box by default)
+        as (left, posterior, superior) in the body's frame, mm."""
+        grid = self.box_affine if affine is None else affine
+        pts = idx.astype(np.float64) @ grid[:3, :3].T + grid[:3, 3] - self.centre_mm
+        axes = np.stack([self.left, self.posterior, self.superior], axis=1)
+        return np.asarray(pts @ axes, dtype=np.float64)
+
 
 class BodySource(Protocol):
     """Finds the vertebral body that holds each seed point.

@@ -16,7 +16,6 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from node.analysis.bodies import Body, with_new_mask
-from node.analysis.frame import BodyFrame
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -54,7 +53,7 @@ def with_disc_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -
     pieces, n = ndimage.label(inner, structure=np.ones((3, 3, 3), dtype=bool))
     if n < 2:
         return body
-    coords = _frame_coords(body)
+    coords = body.frame_coordinates(np.argwhere(body.mask))
     # A voxel's centre stands up to half its extent along the axis off the plate.
     half_voxel = 0.5 * float(np.abs(body.superior @ body.box_affine[:3, :3]).max())
     sizes = np.bincount(pieces[body.mask], minlength=n + 1)
@@ -74,14 +73,6 @@ def with_disc_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -
     if count > 1:
         mask = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
     return with_new_mask(body, mask, shape)
-
-
-def _frame_coords(body: Body) -> FloatArray:
-    """(l, a, s) of the body's voxels in its own frame, mm."""
-    frame = BodyFrame(origin=body.centre_mm, superior=body.superior, left=body.left,
-                      posterior=body.posterior)
-    pts = np.argwhere(body.mask) @ body.box_affine[:3, :3].T + body.box_affine[:3, 3]
-    return np.asarray(frame.coordinates(pts), dtype=np.float64)
 
 
 class _Heights:

@@ -131,13 +131,6 @@ def _search_box(bodies: Sequence[Body], affine: FloatArray, shape: tuple[int, ..
     return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))  # type: ignore[return-value]
 
 
-def _frame_coords(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray) -> FloatArray:
-    """(N, 3) voxel indices to (l, a, s) in the body's frame, mm."""
-    pts = idx.astype(np.float64) @ affine[:3, :3].T + affine[:3, 3] - body.centre_mm
-    axes = np.stack([body.left, body.posterior, body.superior], axis=1)
-    return np.asarray(pts @ axes, dtype=np.float64)
-
-
 def _site_codes(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray,
                 pieces: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
     """LEAK_SITE_CODES for cement voxels ``idx`` (box grid) attributed to ``body``;
@@ -145,7 +138,7 @@ def _site_codes(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray,
     codes = np.full(len(idx), LEAK_SITE_CODES[LeakSite.PARAVERTEBRAL], dtype=np.uint8)
     if len(idx) == 0:
         return codes
-    coords = _frame_coords(idx, body, affine)
+    coords = body.frame_coordinates(idx, affine)
     lat, post = np.abs(coords[:, 0]), coords[:, 1]
     wall = body.posterior_wall_mm
     canal_half = CANAL_HALF_WIDTH_OF_BODY * body.half_width_mm
@@ -172,7 +165,7 @@ def _over_an_endplate(coords: FloatArray, body: Body) -> tuple[BoolArray, BoolAr
     """Whether each point (l, a, s) lies above or below the body (beyond the top or
     bottom of the body's nearest column) inside the footprint of its endplates, and
     whether it does so only in the footprint's FOOTPRINT_MARGIN_MM margin."""
-    bc = _frame_coords(np.argwhere(body.mask), body, body.box_affine)
+    bc = body.frame_coordinates(np.argwhere(body.mask))
     lo = bc[:, :2].min(axis=0) - 5.0
     grid_shape = tuple(np.ceil((bc[:, :2].max(axis=0) + 5.0 - lo) / FOOTPRINT_BIN_MM)
                        .astype(int) + 1)

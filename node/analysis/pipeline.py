@@ -109,16 +109,9 @@ def analyze_volume(volume: CtVolume, params: Parameters, *, software_version: st
     source = body_source or FirstPlausible([FloodBodySource(), ShellBodySource()])
     t0 = time.perf_counter()
     cement = find_cement(volume.hu, volume.affine, params)
-    found = [_with_endplates_and_enclosed_cement(body, volume, cement)
-             for body in _treated_bodies(volume, cement, source, params,
-                                         workers or min(os.cpu_count() or 1, MAX_WORKERS))]
-    # A disc leak's own flooding, trimmed at its plates, is a slab with no cement deep
-    # inside: no treated body (its cement is a leak of the body beside it).
-    voxel_ml = voxel_volume_ml(volume.affine)
-    found = [body for body in found
-             if _inner_cement_ml(body, cement, voxel_ml) >= params.min_cement_ml]
-    bodies = [with_disc_leaks_cut(body, cement.mask, volume.shape)
-              for body in _with_straddling_cement(found, cement.mask, volume.affine)]
+    bodies = _finished(_treated_bodies(volume, cement, source, params,
+                                       workers or min(os.cpu_count() or 1, MAX_WORKERS)),
+                       volume, cement, params)
     leaks = classify_leaks(cement.mask, bodies, volume.affine, search_mm=params.leak_search_mm)
     t1 = time.perf_counter()
     names = name_levels(volume, bodies)
@@ -192,6 +185,22 @@ def _new_treated_body(body: Body, seed: FloatArray, found: Sequence[Body],
     if _inner_cement_ml(body, cement, voxel_ml) < params.min_cement_ml:
         return False
     return not any(_overlap(body, other) >= SAME_BODY_OVERLAP for other in found)
+
+
+def _finished(found: list[Body], volume: CtVolume, cement: CementFinding,
+              params: Parameters) -> list[Body]:
+    """The finder's bodies with their endplates placed, the cement between them and
+    straddling their surface taken in, and disc leak blobs flooded around cut off.
+
+    A disc leak's own flooding, trimmed at its plates, is a slab with no cement deep
+    inside: no treated body (its cement is a leak of the body beside it).
+    """
+    placed = [_with_endplates_and_enclosed_cement(body, volume, cement) for body in found]
+    voxel_ml = voxel_volume_ml(volume.affine)
+    treated = [body for body in placed
+               if _inner_cement_ml(body, cement, voxel_ml) >= params.min_cement_ml]
+    return [with_disc_leaks_cut(body, cement.mask, volume.shape)
+            for body in _with_straddling_cement(treated, cement.mask, volume.affine)]
 
 
 def _with_endplates_and_enclosed_cement(body: Body, volume: CtVolume,
