@@ -16,6 +16,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from node.analysis.bodies import Body, with_new_mask
+from node.analysis.surface import quadratic_terms
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -125,7 +126,7 @@ class _Heights:
         ``ring`` columns, raised by the tolerance, over every column; None when those
         ends lie on no such surface."""
         rows, cols = np.nonzero(ring)
-        design, top = _quadratic(rows, cols), self.top[rows, cols]
+        design, top = quadratic_terms(rows, cols), self.top[rows, cols]
         spread = max(PLATE_SPREAD_MM, PLATE_SPREAD_VOXELS * 2.0 * self.tolerance)
         # Columns of the bulge itself may fall in the ring: refitted without them.
         kept = np.ones(len(top), dtype=bool)
@@ -137,10 +138,5 @@ class _Heights:
         if np.mean(kept) < PLATE_AGREEING:
             return None
         grid_rows, grid_cols = np.indices(self.top.shape)
-        surface = _quadratic(grid_rows.ravel(), grid_cols.ravel()) @ coef
+        surface = quadratic_terms(grid_rows.ravel(), grid_cols.ravel()) @ coef
         return np.asarray(surface.reshape(self.top.shape) + self.tolerance, dtype=np.float64)
-
-
-def _quadratic(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> FloatArray:
-    y, x = rows.astype(np.float64), cols.astype(np.float64)
-    return np.stack([np.ones_like(y), y, x, y * y, x * x, y * x], axis=1)

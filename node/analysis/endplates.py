@@ -21,6 +21,7 @@ from scipy import ndimage
 from skimage.morphology import convex_hull_image
 
 from node.analysis.bodies import Body, with_new_mask
+from node.analysis.surface import fitted_quadratic, quadratic_terms
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -86,13 +87,15 @@ def _set_end(mask: BoolArray, values: npt.NDArray[np.float32], spacing: FloatArr
     rows, cols = np.nonzero(~np.isnan(plate))
     if len(rows) < MIN_COLUMNS:
         return
-    coef = _fitted_quadratic(rows * spacing[1], cols * spacing[2], plate[rows, cols])
+    coef = fitted_quadratic(rows * spacing[1], cols * spacing[2], plate[rows, cols],
+                            tolerance=OUTLIER_SLICES, min_points=MIN_COLUMNS,
+                            min_inliers=MIN_INLIERS)
     if coef is None:
         return
     all_rows, all_cols = np.nonzero(columns)
     # Plates read on a narrow ring leave the curvature free: the surface may bend far
     # away between them, never farther than the plates were read.
-    surface = np.clip(_quadratic(all_rows * spacing[1], all_cols * spacing[2]) @ coef,
+    surface = np.clip(quadratic_terms(all_rows * spacing[1], all_cols * spacing[2]) @ coef,
                       np.nanmin(plate) - 0.5, np.nanmax(plate) + 0.5)
     outer = surface + toward_end * HALF_PLATE_MM / spacing[0]
     # Nothing beyond the plate's outer face stays (a disc flooded through the endplate
@@ -171,24 +174,3 @@ def _plate_offset(values: npt.NDArray[np.float32], k: npt.NDArray[np.int64],
     total = inner + middle + outer
     offset = np.where(total > 0, (outer - inner) / np.maximum(total, 1e-9), 0.0)
     return np.asarray(np.clip(offset, -0.5, 0.5), dtype=np.float64)
-
-
-def _fitted_quadratic(y: FloatArray, x: FloatArray, k: FloatArray) -> FloatArray | None:
-    """Coefficients of a quadratic surface k(y, x), refitted twice without outliers;
-    None when too few plates lie on it."""
-    keep = np.ones(len(k), dtype=bool)
-    coef = np.zeros(6)
-    for _ in range(3):
-        if np.count_nonzero(keep) < MIN_COLUMNS:
-            return None
-        coef = np.asarray(np.linalg.lstsq(_quadratic(y[keep], x[keep]), k[keep], rcond=None)[0],
-                          dtype=np.float64)
-        keep = np.abs(_quadratic(y, x) @ coef - k) <= OUTLIER_SLICES
-    # A surface that most plates do not lie on is no endplate.
-    if np.count_nonzero(keep) < MIN_INLIERS * len(k):
-        return None
-    return np.asarray(coef, dtype=np.float64)
-
-
-def _quadratic(y: FloatArray, x: FloatArray) -> FloatArray:
-    return np.stack([np.ones_like(y), y, x, y * y, x * x, y * x], axis=1)

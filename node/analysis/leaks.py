@@ -8,8 +8,11 @@ Cement outside every vertebral body is attributed to the nearest treated body wi
   reach (the pedicle the needle went through), and the cement joined to it up to
   TRACT_FRONT_MM in front of the wall (where the tract enters the body);
 - ``disc``: in front of the posterior wall, above or below the body, inside the
-  footprint of its endplates (beyond the body's own top or bottom where it stands
-  there: cement beside the wall at mid-height lies inside the footprint's margin too);
+  footprint of its endplates: beyond the end of the body's own column where that end
+  lies on the endplate. Cement beside the wall at mid-height lies inside the
+  footprint's margin too, and cement beside a wall that slants toward the plate (a
+  wedged body, a waisted one) beyond columns that end on the wall: such cement is disc
+  only when most of its piece lies over the endplate itself;
 - ``paravertebral``: everything else (venous and soft-tissue leaks).
 """
 
@@ -25,6 +28,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from node.analysis.bodies import Body
+from node.analysis.surface import fitted_quadratic, quadratic_terms
 from node.analysis.types import LEAK_SITE_CODES, Extravertebral, LeakSite
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,12 @@ FOOTPRINT_MARGIN_MM = 1.5
 FOOTPRINT_BIN_MM = 1.0
 # The wall is found to within this where the needle enters the body at the pedicle base.
 TRACT_FRONT_MM = 3.0
+# A column ends on the endplate when its end lies this near the plate fitted to the ends
+# of the columns this far inside the footprint's rim (most of which lie on it).
+PLATE_NEAR_MM = 3.0
+PLATE_RIM_MM = 4.0
+PLATE_MIN_COLUMNS = 30
+PLATE_AGREEING = 0.5
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -150,11 +160,11 @@ def _site_codes(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray,
     of_piece = pieces[tuple(idx.T)]
     joined = np.isin(of_piece, np.unique(of_piece[tract]))
     tract |= joined & ~canal & (post > wall - TRACT_FRONT_MM)
-    over, in_margin = _over_an_endplate(coords, body)
-    # The footprint's margin holds a disc leak's rim, and cement beside the wall: a
-    # piece's margin is disc when most of the piece lies over the endplate itself.
+    over, ambiguous = _over_an_endplate(coords, body)
+    # The footprint's margin holds a disc leak's rim, and cement beside the wall: there
+    # a piece is disc when most of it lies over the endplate itself.
     share = ndimage.mean(over, of_piece, index=of_piece)
-    disc = ~behind & (post <= wall) & (over | (in_margin & (share >= 0.5)))
+    disc = ~behind & (post <= wall) & (over | (ambiguous & (share >= 0.5)))
     codes[disc] = LEAK_SITE_CODES[LeakSite.DISC]
     codes[canal] = LEAK_SITE_CODES[LeakSite.CANAL]
     codes[tract] = LEAK_SITE_CODES[LeakSite.NEEDLE_TRACT]
@@ -162,9 +172,12 @@ def _site_codes(idx: npt.NDArray[np.int64], body: Body, affine: FloatArray,
 
 
 def _over_an_endplate(coords: FloatArray, body: Body) -> tuple[BoolArray, BoolArray]:
-    """Whether each point (l, a, s) lies above or below the body (beyond the top or
-    bottom of the body's nearest column) inside the footprint of its endplates, and
-    whether it does so only in the footprint's FOOTPRINT_MARGIN_MM margin."""
+    """Whether each point (l, a, s) lies above or below the body inside the footprint of
+    the endplate there (beyond the end of the body's nearest column, where that end lies
+    on the plate), and whether it does so only ambiguously: in the footprint's
+    FOOTPRINT_MARGIN_MM margin, or beyond a column that ends off the plate (the rim where
+    a wedged or slanted wall meets the plate, which cement in front of the wall or
+    behind it lies beyond too)."""
     bc = body.frame_coordinates(np.argwhere(body.mask))
     lo = bc[:, :2].min(axis=0) - 5.0
     grid_shape = tuple(np.ceil((bc[:, :2].max(axis=0) + 5.0 - lo) / FOOTPRINT_BIN_MM)
@@ -175,9 +188,11 @@ def _over_an_endplate(coords: FloatArray, body: Body) -> tuple[BoolArray, BoolAr
     np.maximum.at(top, (cells[:, 0], cells[:, 1]), bc[:, 2])
     np.minimum.at(bottom, (cells[:, 0], cells[:, 1]), bc[:, 2])
     column = np.isfinite(top)
-    nearest = ndimage.distance_transform_edt(~column, return_distances=False,
-                                             return_indices=True)
-    top, bottom = top[tuple(nearest)], bottom[tuple(nearest)]
+    on_top, on_bottom = (_on_plate(ends, column) for ends in (top, bottom))
+    nearest = tuple(ndimage.distance_transform_edt(~column, return_distances=False,
+                                                   return_indices=True))
+    top, bottom = top[nearest], bottom[nearest]
+    on_top, on_bottom = on_top[nearest], on_bottom[nearest]
     foot = ndimage.binary_fill_holes(ndimage.binary_closing(column, iterations=2))
     grow = max(round(FOOTPRINT_MARGIN_MM / FOOTPRINT_BIN_MM), 0)
     margin = (ndimage.binary_dilation(foot, iterations=grow) & ~foot if grow
@@ -185,9 +200,30 @@ def _over_an_endplate(coords: FloatArray, body: Body) -> tuple[BoolArray, BoolAr
     pc = np.floor((coords[:, :2] - lo) / FOOTPRINT_BIN_MM).astype(int)
     ok = np.all((pc >= 0) & (pc < np.asarray(grid_shape)), axis=1)
     at = (pc[ok, 0], pc[ok, 1])
-    beyond = (coords[ok, 2] > top[at]) | (coords[ok, 2] < bottom[at])
+    above, below = coords[ok, 2] > top[at], coords[ok, 2] < bottom[at]
+    on_plate = (above & on_top[at]) | (below & on_bottom[at])
+    beyond = above | below
     over = np.zeros(len(coords), dtype=bool)
-    in_margin = np.zeros(len(coords), dtype=bool)
-    over[ok] = foot[at] & beyond
-    in_margin[ok] = margin[at] & beyond
-    return over, in_margin
+    ambiguous = np.zeros(len(coords), dtype=bool)
+    over[ok] = foot[at] & on_plate
+    ambiguous[ok] = (margin[at] & beyond) | (foot[at] & beyond & ~on_plate)
+    return over, ambiguous
+
+
+def _on_plate(ends: FloatArray, column: BoolArray) -> BoolArray:
+    """Whether each column's end lies within PLATE_NEAR_MM of the endplate: a quadratic
+    surface (plates are concave) fitted to the ends of the columns PLATE_RIM_MM inside
+    the footprint's rim; every column when the ends show no such surface."""
+    rim = max(round(PLATE_RIM_MM / FOOTPRINT_BIN_MM), 1)
+    inner = ndimage.binary_erosion(column, iterations=rim)
+    rows, cols = np.nonzero(inner)
+    coef = fitted_quadratic(rows * FOOTPRINT_BIN_MM, cols * FOOTPRINT_BIN_MM, ends[rows, cols],
+                            tolerance=PLATE_NEAR_MM, min_points=PLATE_MIN_COLUMNS,
+                            min_inliers=PLATE_AGREEING)
+    if coef is None:
+        return column.copy()
+    all_rows, all_cols = np.indices(column.shape)
+    surface = (quadratic_terms(all_rows.ravel() * FOOTPRINT_BIN_MM,
+                               all_cols.ravel() * FOOTPRINT_BIN_MM) @ coef).reshape(column.shape)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(column & (np.abs(ends - surface) <= PLATE_NEAR_MM), dtype=bool)

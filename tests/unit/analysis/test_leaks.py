@@ -55,3 +55,24 @@ def test_cement_beside_the_wall_at_mid_height_is_paravertebral() -> None:
     cement[15:25, 20:30, 55:57] = True                # against the left wall
     assert np.all(_sites(cement, _body())[cement]
                   == LEAK_SITE_CODES[LeakSite.PARAVERTEBRAL])
+
+
+def test_cement_beside_a_slanted_wall_is_paravertebral() -> None:
+    # The side walls slant in toward the bottom (a waisted body), so the footprint of
+    # the whole body reaches over cement lying beside the walls' lower part. The columns
+    # there end on the wall, not on the endplate: that cement lies beside the body, not
+    # below it (before: read as a disc leak).
+    mask = np.zeros(SHAPE, dtype=bool)
+    mask[10:30, 15:WALL_ROW + 1, 21:49] = True
+    for step in range(1, 7):
+        mask[10 + 3 * step:30, 15:WALL_ROW + 1, [21 - step, 48 + step]] = True
+    body = body_from_mask(mask, (slice(0, SHAPE[0]), slice(0, SHAPE[1]), slice(0, SHAPE[2])),
+                          AFFINE, SHAPE)
+    beside = np.zeros(SHAPE, dtype=bool)
+    beside[10:15, 25:35, 15:20] = True
+    beside &= ~mask
+    disc = np.zeros(SHAPE, dtype=bool)
+    disc[6:9, 25:35, 30:40] = True                 # below the plate: a disc leak
+    sites = _sites(beside | disc, body)
+    assert np.all(sites[beside] == LEAK_SITE_CODES[LeakSite.PARAVERTEBRAL])
+    assert np.all(sites[disc] == LEAK_SITE_CODES[LeakSite.DISC])
