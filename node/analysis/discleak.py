@@ -16,7 +16,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from node.analysis.bodies import Body, with_new_mask
-from node.analysis.surface import quadratic_terms
+from node.analysis.surface import fitted_quadratic, quadratic_terms
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -126,16 +126,12 @@ class _Heights:
         ``ring`` columns, raised by the tolerance, over every column; None when those
         ends lie on no such surface."""
         rows, cols = np.nonzero(ring)
-        design, top = quadratic_terms(rows, cols), self.top[rows, cols]
         spread = max(PLATE_SPREAD_MM, PLATE_SPREAD_VOXELS * 2.0 * self.tolerance)
         # Columns of the bulge itself may fall in the ring: refitted without them.
-        kept = np.ones(len(top), dtype=bool)
-        for _ in range(3):
-            if np.mean(kept) < PLATE_AGREEING:
-                return None
-            coef = np.linalg.lstsq(design[kept], top[kept], rcond=None)[0]
-            kept = np.abs(top - design @ coef) <= 0.5 * spread
-        if np.mean(kept) < PLATE_AGREEING:
+        coef = fitted_quadratic(rows, cols, self.top[rows, cols], tolerance=0.5 * spread,
+                                min_points=int(np.ceil(PLATE_AGREEING * len(rows))),
+                                min_inliers=PLATE_AGREEING)
+        if coef is None:
             return None
         grid_rows, grid_cols = np.indices(self.top.shape)
         surface = quadratic_terms(grid_rows.ravel(), grid_cols.ravel()) @ coef

@@ -225,5 +225,5 @@ def _on_plate(ends: FloatArray, column: BoolArray) -> BoolArray:
     all_rows, all_cols = np.indices(column.shape)
     surface = (quadratic_terms(all_rows.ravel() * FOOTPRINT_BIN_MM,
                                all_cols.ravel() * FOOTPRINT_BIN_MM) @ coef).reshape(column.shape)
-    with np.errstate(invalid="ignore"):
-        return np.asarray(column & (np.abs(ends - surface) <= PLATE_NEAR_MM), dtype=bool)
+    # Ends are infinite off the columns: no column there either way.
+    return np.asarray(column & (np.abs(ends - surface) <= PLATE_NEAR_MM), dtype=bool)
