@@ -114,7 +114,8 @@ SHELL_SEARCH_MM = (2.0, 3.0)
 CEMENT_OVERRUN_MM = 4.0
 CEMENT_MIN_OVERRUN_MM = 1.0
 CEMENT_TAIL_MM = 1.0
-PLATE_CONE_DEG = 35.0
+PLATE_CONE_DEG = 55.0       # a lumbar plate's rim lies 50-60 degrees off the body's axis
+PLATE_AHEAD_MM = 3.0        # a plate this far beyond the surface: the flooding stopped short
 PLATE_RESOLVED_MM = 1.25
 GAUSS_TRUNCATE = 4.0
 # Cement deeper than this inside its piece is certainly in the body it was injected into.
@@ -1410,8 +1411,11 @@ def _at_cement_edge(radius: FloatArray, native: _Native, frame: BodyFrame, marro
     the cement's blurred edge and the surface, the surface is the cement's edge (the
     half-level between the cement and the marrow). Cement that ends inside the body has
     the plate beyond it, a wall; toward the side walls the shell stays visible beside
-    cement, so only directions within PLATE_CONE_DEG of the body's axis are moved, and
-    only where the voxels along them are thin enough (PLATE_RESOLVED_MM) to show a plate.
+    cement, so only directions within PLATE_CONE_DEG of the body's axis (out to the
+    plate's rim) are moved, and only where the voxels along them are thin enough
+    (PLATE_RESOLVED_MM) to show a plate. A wall rising within PLATE_AHEAD_MM beyond the
+    surface says the flooding stopped short of the plate (marrow darker than the disc):
+    the surface is no cement edge then either.
     """
     offsets, pts = _around(radius, (CEMENT_OVERRUN_MM, EDGE_SEARCH_MM[1]), frame)
     prof = native.sample(pts)
@@ -1425,7 +1429,15 @@ def _at_cement_edge(radius: FloatArray, native: _Native, frame: BodyFrame, marro
     voxel_mm = 1.0 / _voxels_per_mm(frame, native)
     clear_from = edge + CEMENT_TAIL_MM + 0.5 * voxel_mm
     stretch = (offsets >= clear_from[..., None]) & (offsets <= EDGE_PEAK_BEYOND_MM)
-    walled = np.any(stretch & (prof >= max(marrow + WALL_RISE_HU, WALL_MIN_HU)), axis=-1)
+    # Beyond its edge the cement's blur falls off, over more than CEMENT_TAIL_MM along a
+    # ray that leaves it obliquely or through a partly filled voxel: near the edge a wall
+    # is what rises above that fall; farther out whatever is bright.
+    low = np.minimum.accumulate(np.where(offsets > edge[..., None], prof, np.inf), axis=-1)
+    rises = prof - low >= WALL_RISE_HU
+    far = offsets >= (clear_from + CEMENT_TAIL_MM)[..., None]
+    bright = prof >= max(marrow + WALL_RISE_HU, WALL_MIN_HU)
+    ahead = (offsets > EDGE_PEAK_BEYOND_MM) & (offsets <= PLATE_AHEAD_MM)
+    walled = np.any((stretch & bright & (rises | far)) | (ahead & rises), axis=-1)
     theta = (np.arange(POLAR_BINS) + 0.5) * 180.0 / POLAR_BINS
     toward_plate = (np.minimum(theta, 180.0 - theta) <= PLATE_CONE_DEG)[:, None]
     # On thick voxels a plate is not resolved beside cement: its absence says nothing.

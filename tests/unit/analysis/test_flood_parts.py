@@ -81,9 +81,9 @@ def test_flooding_without_the_markers_interior_labels_as_the_whole_watershed() -
 
 
 
-def _cement_below_the_plate(cement_top_mm: float) -> flood._Native:
+def _cement_below_the_plate(cement_top_mm: float, blur_mm: float = 0.6) -> flood._Native:
     """Marrow with cement up to ``cement_top_mm`` under its upper endplate (a 0.5 mm
-    plate at z = 8 mm, 700 HU) and a disc beyond, blurred like a scan (0.6 mm)."""
+    plate at z = 8 mm, 700 HU) and a disc beyond, blurred like a scan (``blur_mm``)."""
     step = 0.5
     z = (np.arange(81) - 40) * step
     column = np.where(z <= 8.5, 120.0, 90.0)            # marrow, then disc
@@ -94,7 +94,8 @@ def _cement_below_the_plate(cement_top_mm: float) -> flood._Native:
     to_index[0, 2] = to_index[1, 1] = to_index[2, 0] = 1.0 / step
     to_index[:3, 3] = 40.0
     to_index[3, 3] = 1.0
-    return flood._Native(values=ndimage.gaussian_filter(values, 0.6 / step), to_index=to_index)
+    return flood._Native(values=ndimage.gaussian_filter(values, blur_mm / step),
+                         to_index=to_index)
 
 
 @pytest.mark.parametrize(("cement_top_mm", "surface_mm"), [(8.5, 8.5), (6.5, 9.0)])
@@ -114,6 +115,26 @@ def test_a_surface_run_on_beyond_cement_at_the_endplate_comes_back(
     top = after[up] * np.cos(polar[up])[:, None]
     assert np.median(top) == pytest.approx(surface_mm, abs=0.5)
     np.testing.assert_array_equal(after[~up], radius[~up])
+
+
+@pytest.mark.parametrize(("cement_top_mm", "surface_mm"), [(8.5, 8.5), (6.0, 9.0)])
+def test_a_ray_leaving_the_cement_obliquely_reads_its_blur_as_no_wall(
+        cement_top_mm: float, surface_mm: float) -> None:
+    # Toward the plate's rim (50 degrees off the axis) the cement's blur falls off over
+    # 2.5 mm along the ray: that tail is no wall, and the surface 2.5 mm out in the disc
+    # comes back. A plate 2 mm beyond the cement rises above the tail: the surface stays.
+    _, frame = _grid_and_frame()
+    native = _cement_below_the_plate(cement_top_mm, blur_mm=0.8)
+    polar = (np.arange(flood.POLAR_BINS) + 0.5) * np.pi / flood.POLAR_BINS
+    rim = np.abs(np.degrees(polar) - 50.0) <= 2.0
+    radius = np.full((flood.POLAR_BINS, flood.AZIMUTH_BINS), 20.0)
+    found_mm = 11.0 if cement_top_mm >= 8.5 else surface_mm
+    radius[rim] = found_mm / np.cos(polar[rim])[:, None]
+    after = flood._at_cement_edge(radius, native, frame, marrow=120.0)
+    top = after[rim] * np.cos(polar[rim])[:, None]
+    # The half-level is read on the 4 mm before the surface, where so oblique a ray has
+    # not yet reached the cement's core: the edge comes out a little beyond the cement.
+    assert np.median(top) == pytest.approx(surface_mm, abs=0.75)
 
 
 @pytest.mark.parametrize("tilt_deg", [0.0, 12.0, -20.0])
