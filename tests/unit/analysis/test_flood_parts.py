@@ -98,21 +98,32 @@ def _cement_below_the_plate(cement_top_mm: float, blur_mm: float = 0.6) -> flood
                          to_index=to_index)
 
 
+def _snapped(cement_top_mm: float, surface_mm: float, rays: np.ndarray, blur_mm: float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The radii before and after ``_at_cement_edge`` on ``rays`` (polar bins) found at
+    ``surface_mm`` above the seed (2.5 mm out in the disc when the cement reaches the
+    plate), 20 mm elsewhere; and the height the moved rays end at."""
+    _, frame = _grid_and_frame()
+    native = _cement_below_the_plate(cement_top_mm, blur_mm)
+    polar = (np.arange(flood.POLAR_BINS) + 0.5) * np.pi / flood.POLAR_BINS
+    radius = np.full((flood.POLAR_BINS, flood.AZIMUTH_BINS), 20.0)
+    found_mm = 11.0 if cement_top_mm >= 8.5 else surface_mm
+    radius[rays] = found_mm / np.cos(polar[rays])[:, None]
+    after = flood._at_cement_edge(radius, native, frame, marrow=120.0)
+    return radius, after, after[rays] * np.cos(polar[rays])[:, None]
+
+
+_POLAR_DEG = (np.arange(flood.POLAR_BINS) + 0.5) * 180.0 / flood.POLAR_BINS
+
+
 @pytest.mark.parametrize(("cement_top_mm", "surface_mm"), [(8.5, 8.5), (6.5, 9.0)])
 def test_a_surface_run_on_beyond_cement_at_the_endplate_comes_back(
         cement_top_mm: float, surface_mm: float) -> None:
     # Cement up to the plate hides it: the surface found 2.5 mm out in the disc comes
     # back to the cement's edge. Cement 1.5 mm short of the plate leaves the plate's
     # wall visible beyond it: the surface stays. Sideways nothing moves.
-    _, frame = _grid_and_frame()
-    native = _cement_below_the_plate(cement_top_mm)
-    polar = (np.arange(flood.POLAR_BINS) + 0.5) * np.pi / flood.POLAR_BINS
-    up = np.cos(polar) > 0.95                            # within 18 degrees of superior
-    radius = np.full((flood.POLAR_BINS, flood.AZIMUTH_BINS), 20.0)
-    found_mm = 11.0 if cement_top_mm >= 8.5 else surface_mm
-    radius[up] = found_mm / np.cos(polar[up])[:, None]
-    after = flood._at_cement_edge(radius, native, frame, marrow=120.0)
-    top = after[up] * np.cos(polar[up])[:, None]
+    up = _POLAR_DEG < 18.0
+    radius, after, top = _snapped(cement_top_mm, surface_mm, up, blur_mm=0.6)
     assert np.median(top) == pytest.approx(surface_mm, abs=0.5)
     np.testing.assert_array_equal(after[~up], radius[~up])
 
@@ -123,15 +134,8 @@ def test_a_ray_leaving_the_cement_obliquely_reads_its_blur_as_no_wall(
     # Toward the plate's rim (50 degrees off the axis) the cement's blur falls off over
     # 2.5 mm along the ray: that tail is no wall, and the surface 2.5 mm out in the disc
     # comes back. A plate 2 mm beyond the cement rises above the tail: the surface stays.
-    _, frame = _grid_and_frame()
-    native = _cement_below_the_plate(cement_top_mm, blur_mm=0.8)
-    polar = (np.arange(flood.POLAR_BINS) + 0.5) * np.pi / flood.POLAR_BINS
-    rim = np.abs(np.degrees(polar) - 50.0) <= 2.0
-    radius = np.full((flood.POLAR_BINS, flood.AZIMUTH_BINS), 20.0)
-    found_mm = 11.0 if cement_top_mm >= 8.5 else surface_mm
-    radius[rim] = found_mm / np.cos(polar[rim])[:, None]
-    after = flood._at_cement_edge(radius, native, frame, marrow=120.0)
-    top = after[rim] * np.cos(polar[rim])[:, None]
+    rim = np.abs(_POLAR_DEG - 50.0) <= 2.0
+    _, _, top = _snapped(cement_top_mm, surface_mm, rim, blur_mm=0.8)
     # The half-level is read on the 4 mm before the surface, where so oblique a ray has
     # not yet reached the cement's core: the edge comes out a little beyond the cement.
     assert np.median(top) == pytest.approx(surface_mm, abs=0.75)
