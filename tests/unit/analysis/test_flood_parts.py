@@ -98,6 +98,9 @@ def _cement_below_the_plate(cement_top_mm: float, blur_mm: float = 0.6) -> flood
                          to_index=to_index)
 
 
+_POLAR_DEG = (np.arange(flood.POLAR_BINS) + 0.5) * 180.0 / flood.POLAR_BINS
+
+
 def _snapped(cement_top_mm: float, surface_mm: float, rays: np.ndarray, blur_mm: float
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The radii before and after ``_at_cement_edge`` on ``rays`` (polar bins) found at
@@ -105,15 +108,12 @@ def _snapped(cement_top_mm: float, surface_mm: float, rays: np.ndarray, blur_mm:
     plate), 20 mm elsewhere; and the height the moved rays end at."""
     _, frame = _grid_and_frame()
     native = _cement_below_the_plate(cement_top_mm, blur_mm)
-    polar = (np.arange(flood.POLAR_BINS) + 0.5) * np.pi / flood.POLAR_BINS
+    polar = np.radians(_POLAR_DEG)
     radius = np.full((flood.POLAR_BINS, flood.AZIMUTH_BINS), 20.0)
     found_mm = 11.0 if cement_top_mm >= 8.5 else surface_mm
     radius[rays] = found_mm / np.cos(polar[rays])[:, None]
     after = flood._at_cement_edge(radius, native, frame, marrow=120.0)
     return radius, after, after[rays] * np.cos(polar[rays])[:, None]
-
-
-_POLAR_DEG = (np.arange(flood.POLAR_BINS) + 0.5) * 180.0 / flood.POLAR_BINS
 
 
 @pytest.mark.parametrize(("cement_top_mm", "surface_mm"), [(8.5, 8.5), (6.5, 9.0)])
