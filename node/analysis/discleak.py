@@ -7,6 +7,10 @@ end bulges over them. Such a blob is a piece of cement apart from the body's mai
 at the body's end, beyond where that end lies on the columns around it that are clear of
 cement (the plate). Cement inside the body is not: it lies below the plate, or is part of
 the main mass (cement filling the body up to its plate).
+
+The main mass itself may go on through a hole in the plate and spread in the disc. What
+tells that spread from cement filling the body up to a plate the finder drew too far out
+is the hole: the cement is narrower where it crosses the plate than where it spreads.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ PLATE_AGREEING = 0.7
 # The bulge is cut this far around the blob (the disc flooded between blobs).
 AROUND_MM = 3.0
 MIN_PIECE_VOXELS = 8
+# The body's main cement may also go on through a hole in the plate and spread in the
+# disc beyond it (see _Heights.overflow_of).
+OVERFLOW_MM = 2.0
+MIN_OVERFLOW_ML = 0.05
+OVERFLOW_SHARE = 0.4
+NECK_MM = 1.0
+NECK_SHARE = 0.5
 
 
 def with_disc_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -> Body:
@@ -52,11 +63,12 @@ def with_disc_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -
     """
     inner = body.mask & cement[body.box]
     pieces, n = ndimage.label(inner, structure=np.ones((3, 3, 3), dtype=bool))
-    if n < 2:
+    if n == 0:
         return body
     coords = body.frame_coordinates(np.argwhere(body.mask))
     # A voxel's centre stands up to half its extent along the axis off the plate.
     half_voxel = 0.5 * float(np.abs(body.superior @ body.box_affine[:3, :3]).max())
+    voxel_ml = abs(float(np.linalg.det(body.box_affine[:3, :3]))) / 1000.0
     sizes = np.bincount(pieces[body.mask], minlength=n + 1)
     main = int(np.argmax(sizes[1:])) + 1
     piece_of = pieces[body.mask]
@@ -66,6 +78,7 @@ def with_disc_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -
         for label in range(1, n + 1):
             if label != main and sizes[label] >= MIN_PIECE_VOXELS:
                 cut |= heights.bulge_over(label)
+        cut |= heights.overflow_of(main, voxel_ml)
     if not cut.any():
         return body
     mask = body.mask.copy()
@@ -108,29 +121,70 @@ class _Heights:
         at_end = along >= self.top[cells[:, 0], cells[:, 1]] - END_MM
         if np.mean(at_end) < AT_END:
             return none
-        footprint = np.zeros(self.top.shape, dtype=bool)
-        footprint[cells[:, 0], cells[:, 1]] = True
-        away = ndimage.distance_transform_edt(~footprint) * BIN_MM
-        ring = self.clear & (away >= RING_MM[0]) & (away <= RING_MM[1])
-        if np.count_nonzero(ring) < MIN_RING_COLUMNS:
-            return none
-        plate = self._plate(ring)
+        footprint = self._footprint(own)
+        plate = self._plate_around(footprint, plane=False)
         if plate is None or np.median(along - plate[cells[:, 0], cells[:, 1]]) <= 0.0:
             return none
+        return self._beyond(plate, footprint)
+
+    def overflow_of(self, label: int, voxel_ml: float) -> BoolArray:
+        """The voxels beyond the plate around the cement of piece ``label`` that went on
+        through a hole in the plate and spread in the disc; none when there is no such
+        spread.
+
+        The piece is the body's main cement, which may fill the body up to its plate:
+        only a spread of at least MIN_OVERFLOW_ML more than OVERFLOW_MM beyond the plate
+        read around the piece's end, over at most OVERFLOW_SHARE of the body's
+        footprint, and wider than the piece where it crosses the plate by 1 / NECK_SHARE
+        counts. A plane, not a quadratic, stands for the plate: it is read on a ring
+        round a wide footprint, and over the middle of a concave plate it lies beyond
+        the plate, not inside the body.
+        """
+        none = np.zeros(len(self.coords), dtype=bool)
+        own = self.piece_of == label
+        along = self.coords[:, 2] * self.end
+        end_part = own & (along >= self.top[self.cells[:, 0], self.cells[:, 1]] - END_MM)
+        if np.count_nonzero(end_part) < MIN_PIECE_VOXELS:
+            return none
+        plate = self._plate_around(self._footprint(end_part), plane=True)
+        if plate is None:
+            return none
+        level = plate[self.cells[:, 0], self.cells[:, 1]]
+        spread = own & (along > level + OVERFLOW_MM)
+        neck = own & (np.abs(along - level) <= max(NECK_MM, self.tolerance))
+        spread_area = np.count_nonzero(self._footprint(spread))
+        if (np.count_nonzero(spread) * voxel_ml < MIN_OVERFLOW_ML
+                or spread_area > OVERFLOW_SHARE * np.count_nonzero(np.isfinite(self.top))
+                or np.count_nonzero(self._footprint(neck)) > NECK_SHARE * spread_area):
+            return none
+        return self._beyond(plate, self._footprint(spread))
+
+    def _footprint(self, voxels: BoolArray) -> BoolArray:
+        footprint = np.zeros(self.top.shape, dtype=bool)
+        footprint[self.cells[voxels, 0], self.cells[voxels, 1]] = True
+        return footprint
+
+    def _beyond(self, plate: FloatArray, footprint: BoolArray) -> BoolArray:
+        """The voxels beyond ``plate`` on the columns within AROUND_MM of ``footprint``."""
+        away = ndimage.distance_transform_edt(~footprint) * BIN_MM
         around = away[self.cells[:, 0], self.cells[:, 1]] <= AROUND_MM
         beyond = self.coords[:, 2] * self.end > plate[self.cells[:, 0], self.cells[:, 1]]
         return np.asarray(around & beyond, dtype=bool)
 
-    def _plate(self, ring: BoolArray) -> FloatArray | None:
-        """The plate as a quadratic surface (plates are concave) through the ends of the
-        ``ring`` columns, raised by the tolerance, over every column; None when those
-        ends lie on no such surface."""
+    def _plate_around(self, footprint: BoolArray, *, plane: bool) -> FloatArray | None:
+        """The plate read on the clear columns RING_MM from ``footprint``, raised by the
+        tolerance, over every column; None when too few are clear or their ends lie on
+        no such surface."""
+        away = ndimage.distance_transform_edt(~footprint) * BIN_MM
+        ring = self.clear & (away >= RING_MM[0]) & (away <= RING_MM[1])
+        if np.count_nonzero(ring) < MIN_RING_COLUMNS:
+            return None
         rows, cols = np.nonzero(ring)
         spread = max(PLATE_SPREAD_MM, PLATE_SPREAD_VOXELS * 2.0 * self.tolerance)
         # Columns of the bulge itself may fall in the ring: refitted without them.
         coef = fitted_quadratic(rows, cols, self.top[rows, cols], tolerance=0.5 * spread,
                                 min_points=int(np.ceil(PLATE_AGREEING * len(rows))),
-                                min_inliers=PLATE_AGREEING)
+                                min_inliers=PLATE_AGREEING, plane=plane)
         if coef is None:
             return None
         grid_rows, grid_cols = np.indices(self.top.shape)

@@ -15,12 +15,15 @@ def quadratic_terms(y: npt.ArrayLike, x: npt.ArrayLike) -> FloatArray:
 
 
 def fitted_quadratic(y: npt.ArrayLike, x: npt.ArrayLike, k: npt.ArrayLike, *,
-                     tolerance: float, min_points: int, min_inliers: float
-                     ) -> FloatArray | None:
+                     tolerance: float, min_points: int, min_inliers: float,
+                     plane: bool = False) -> FloatArray | None:
     """Coefficients of the quadratic surface through most points (y, x, k), refitted
     twice on those within ``tolerance`` of it; None when fewer than ``min_points`` are
-    left or fewer than the fraction ``min_inliers`` of all lie on it."""
+    left or fewer than the fraction ``min_inliers`` of all lie on it. With ``plane`` the
+    quadratic terms are held at zero."""
     design, values = quadratic_terms(y, x), np.asarray(k, dtype=np.float64)
+    if plane:
+        design[:, 3:] = 0.0
     keep = np.ones(len(values), dtype=bool)
     coef: FloatArray = np.zeros(6)
     for _ in range(3):

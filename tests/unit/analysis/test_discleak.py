@@ -64,3 +64,34 @@ def test_the_leak_over_the_plate_is_a_leak(disc_leak_on_thin_slices: Path) -> No
     assert abs(found.vf_pct - truth.vf_pct) <= 1.0
     assert found.extravertebral_ml.disc >= 0.7 * truth.extravertebral_ml.disc
     assert abs(found.score.total - truth.score.total) <= 1
+
+
+def _cement_through_the_plate(neck: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    """The box body of ``_body_and_cement`` (plate at slice 29) whose main cement goes
+    on through the plate at ``neck`` (rows, columns) and spreads over it in slices
+    31-34; the body bulges over the spread."""
+    body = np.zeros(SHAPE, dtype=bool)
+    body[10:30, 10:50, 10:50] = True
+    body[30:36, 12:48, 12:32] = True
+    cement = np.zeros(SHAPE, dtype=bool)
+    cement[14:24, 20:40, 20:40] = True
+    cement[(slice(23, 32), *neck)] = True
+    cement[31:35, 14:46, 14:30] = True
+    return body, cement
+
+
+def test_cement_spread_beyond_the_plate_through_a_hole_is_cut() -> None:
+    body_mask, cement = _cement_through_the_plate((slice(28, 32), slice(22, 26)))
+    body = body_from_mask(body_mask, BOX, AFFINE, SHAPE)
+    cut = with_disc_leaks_cut(body, cement, SHAPE).full_mask(SHAPE)
+    assert not (cut & cement)[31:].any()
+    assert cut[10:30, 10:50, 10:50].all()
+
+
+def test_cement_filling_the_body_up_to_a_bulge_stays() -> None:
+    # The same spread beyond the plate, but the cement meets the plate as wide as it
+    # spreads: the plate is where the body ends there, not where its neighbours end.
+    body_mask, cement = _cement_through_the_plate((slice(14, 46), slice(14, 30)))
+    body = body_from_mask(body_mask, BOX, AFFINE, SHAPE)
+    assert np.array_equal(with_disc_leaks_cut(body, cement, SHAPE).full_mask(SHAPE),
+                          body.full_mask(SHAPE))
