@@ -24,6 +24,7 @@ def measure_level(
     params: Parameters,
     level: str | None = None,
     silhouette_mask: npt.NDArray[np.bool_] | None = None,
+    min_cross_section: float = 0.0,
 ) -> LevelResult:
     """Measure one vertebral body and the cement in and around it.
 
@@ -44,6 +45,9 @@ def measure_level(
     silhouette_mask : (slices, rows, columns) bool, optional
         The cement as the score's projections see it (``CementFinding.silhouette``);
         ``cement_mask`` when not given.
+    min_cross_section : float
+        The axial score leaves out slices whose body cross-section is smaller than
+        this fraction of the widest (``distribution_score``; 0.0, the spec, scores all).
     """
     voxel_ml = voxel_volume_ml(affine)
     vbv = float(np.count_nonzero(body_mask)) * voxel_ml
@@ -54,7 +58,8 @@ def measure_level(
     frame = body_frame(body_mask, affine)
     score = distribution_score(body_mask, cement_mask, affine, frame,
                                zone_fill_fraction=params.zone_fill_fraction,
-                               silhouette_mask=silhouette_mask)
+                               silhouette_mask=silhouette_mask,
+                               min_cross_section=min_cross_section)
     x, y, z = (float(c) for c in frame.origin)
     return LevelResult(
         level=level,

@@ -55,6 +55,10 @@ TREATED_DEPTH_MM = 3.0
 SAME_BODY_MM = 3.0
 # Each body being looked for holds a few hundred MB of grids.
 MAX_WORKERS = 4
+# The axial score of a found body leaves out its end slices, slivers of the plate's rim
+# (``distribution_score``): on the exact masks of 96 phantom levels this fraction never
+# changed the score, on the engine's bodies it put 4 of 224 levels right.
+AXIAL_MIN_CROSS_SECTION = 0.1
 
 
 @dataclass(slots=True)
@@ -266,7 +270,8 @@ def _measure(body: Body, cement: CementFinding, extravertebral: Extravertebral,
     """``measure_level`` on the body's own box (same numbers, a fraction of the work)."""
     return measure_level(body.mask, cement.mask[body.box], body.box_affine,
                          extravertebral=extravertebral, params=params, level=level,
-                         silhouette_mask=cement.silhouette[body.box])
+                         silhouette_mask=cement.silhouette[body.box],
+                         min_cross_section=AXIAL_MIN_CROSS_SECTION)
 
 
 def _flags(volume: CtVolume, cement: CementFinding, bodies: Sequence[Body],

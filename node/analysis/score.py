@@ -19,6 +19,7 @@ def distribution_score(
     *,
     zone_fill_fraction: float = 0.5,
     silhouette_mask: npt.NDArray[np.bool_] | None = None,
+    min_cross_section: float = 0.0,
 ) -> Score:
     """Coronal, sagittal and axial score of the cement inside one body.
 
@@ -35,6 +36,12 @@ def distribution_score(
     silhouette_mask : (slices, rows, columns) bool, optional
         The cement as the coronal and sagittal projections see it (``cement_mask``
         when not given; see ``CementFinding.silhouette``).
+    min_cross_section : float
+        Axial slices whose body cross-section is smaller than this fraction of the
+        widest one's are not scored. The spec scores every slice (0.0); a found body
+        is given a small fraction: its end slices are slivers of the plate's rim, a
+        few hundred voxels that a one-voxel error in where the plate lies fills with
+        cement, while the slice a reader would pick cuts the body across.
     """
     body, cement, body_idx, cement_idx = _on_lattice(body_mask, cement_mask, affine, frame)
     seen_idx = cement_idx
@@ -46,7 +53,7 @@ def distribution_score(
     sagittal = _projection_score(body_idx, seen_idx, along=_SUPERIOR, through=_LEFT,
                                  fraction=zone_fill_fraction)
     axial = _axial_score(body, cement, body_idx[:, _SUPERIOR], cement_idx[:, _SUPERIOR],
-                         fraction=zone_fill_fraction)
+                         fraction=zone_fill_fraction, min_cross_section=min_cross_section)
     return Score(coronal=coronal, sagittal=sagittal, axial=axial)
 
 
@@ -130,12 +137,15 @@ def _quadrant(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
 
 def _axial_score(body: npt.NDArray[np.float64], cement: npt.NDArray[np.float64],
                  body_slice: npt.NDArray[np.int64], cement_slice: npt.NDArray[np.int64],
-                 *, fraction: float) -> int:
-    """Highest number of filled quadrants over slices perpendicular to the superior axis."""
+                 *, fraction: float, min_cross_section: float) -> int:
+    """Highest number of filled quadrants over slices perpendicular to the superior axis
+    whose cross-section is at least ``min_cross_section`` of the widest."""
     n_slices = int(body_slice.max()) + 1
     body_count = np.zeros((n_slices, 4), dtype=np.int64)
     cement_count = np.zeros((n_slices, 4), dtype=np.int64)
     np.add.at(body_count, (body_slice, _quadrant(body)), 1)
     np.add.at(cement_count, (cement_slice, _quadrant(cement)), 1)
     filled = (body_count > 0) & (cement_count >= fraction * body_count - 1e-9)
-    return int(filled.sum(axis=1).max())
+    area = body_count.sum(axis=1)
+    across = area >= min_cross_section * area.max()
+    return int(filled[across].sum(axis=1).max())

@@ -155,3 +155,19 @@ def test_the_projections_read_the_cement_silhouette_and_the_slices_do_not() -> N
     assert (plain.score.coronal, plain.score.sagittal, plain.score.axial) == (1, 0, 1)
     assert (result.score.coronal, result.score.sagittal, result.score.axial) == (1, 3, 1)
     assert result.cdv_ml == plain.cdv_ml
+
+
+def test_a_sliver_of_plate_at_the_bodys_end_is_scored_only_by_the_spec() -> None:
+    body = box()
+    cement = np.zeros_like(body)
+    cement[2:-2, 2:2 + 15, 2 + 15:2 + 30] = True  # one quadrant (anterior left)
+    body[1, 14:20, 14:20] = True  # a 6 x 6 rim of plate below the box, all cement
+    cement[1, 14:20, 14:20] = True
+    spec = measure(body, cement, axial_affine())
+    found = measure_level(body, cement, axial_affine(), extravertebral=Extravertebral(),
+                          params=PARAMS, min_cross_section=0.1)
+    # The sliver (36 voxels against 900 across) fills its four quadrants.
+    assert spec.score.axial == 4
+    assert found.score.axial == 1
+    assert (found.score.coronal, found.score.sagittal) == (spec.score.coronal,
+                                                           spec.score.sagittal)
