@@ -20,6 +20,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from node.analysis.bodies import Body, with_new_mask
+from node.analysis.measure import voxel_volume_ml
 from node.analysis.surface import fitted_quadratic, quadratic_terms
 
 BoolArray = npt.NDArray[np.bool_]
@@ -68,7 +69,7 @@ def with_disc_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -
     coords = body.frame_coordinates(np.argwhere(body.mask))
     # A voxel's centre stands up to half its extent along the axis off the plate.
     half_voxel = 0.5 * float(np.abs(body.superior @ body.box_affine[:3, :3]).max())
-    voxel_ml = abs(float(np.linalg.det(body.box_affine[:3, :3]))) / 1000.0
+    voxel_ml = voxel_volume_ml(body.box_affine)
     sizes = np.bincount(pieces[body.mask], minlength=n + 1)
     main = int(np.argmax(sizes[1:])) + 1
     piece_of = pieces[body.mask]
@@ -152,12 +153,13 @@ class _Heights:
         level = plate[self.cells[:, 0], self.cells[:, 1]]
         spread = own & (along > level + OVERFLOW_MM)
         neck = own & (np.abs(along - level) <= max(NECK_MM, self.tolerance))
-        spread_area = np.count_nonzero(self._footprint(spread))
+        spread_footprint = self._footprint(spread)
+        spread_area = np.count_nonzero(spread_footprint)
         if (np.count_nonzero(spread) * voxel_ml < MIN_OVERFLOW_ML
                 or spread_area > OVERFLOW_SHARE * np.count_nonzero(np.isfinite(self.top))
                 or np.count_nonzero(self._footprint(neck)) > NECK_SHARE * spread_area):
             return none
-        return self._beyond(plate, self._footprint(spread))
+        return self._beyond(plate, spread_footprint)
 
     def _footprint(self, voxels: BoolArray) -> BoolArray:
         footprint = np.zeros(self.top.shape, dtype=bool)
