@@ -35,3 +35,35 @@ def fitted_quadratic(y: npt.ArrayLike, x: npt.ArrayLike, k: npt.ArrayLike, *,
     if np.count_nonzero(keep) < min_inliers * len(values):
         return None
     return coef
+
+
+def fitted_endplate(y: npt.ArrayLike, x: npt.ArrayLike, k: npt.ArrayLike, *,
+                    outward_mm: float, max_bulge: float, tolerance: float,
+                    min_points: int, min_inliers: float) -> FloatArray | None:
+    """Coefficients of the endplate through most points (y, x, k): the quadratic of
+    :func:`fitted_quadratic` when it is flat or dished into the body, else the plane.
+
+    An endplate is flat or concave. A quadratic fitted to plates read on part of the
+    footprint only (cement hides the rest) may bend outward over the rest, millimetres
+    beyond the plate.
+
+    Parameters
+    ----------
+    y, x, k : array_like
+        Where the plate was read (mm) and its position along the axis (any unit).
+    outward_mm : float
+        Millimetres outward per unit of ``k`` (negative when ``k`` grows inward).
+    max_bulge : float
+        The largest outward curvature (1/mm) still taken for a flat plate.
+    tolerance, min_points, min_inliers
+        As for :func:`fitted_quadratic`.
+    """
+    coef = fitted_quadratic(y, x, k, tolerance=tolerance, min_points=min_points,
+                            min_inliers=min_inliers)
+    if coef is None:
+        return None
+    hessian = outward_mm * np.array([[2.0 * coef[3], coef[5]], [coef[5], 2.0 * coef[4]]])
+    if np.linalg.eigvalsh(hessian).min() >= -max_bulge:
+        return coef
+    return fitted_quadratic(y, x, k, tolerance=tolerance, min_points=min_points,
+                            min_inliers=min_inliers, plane=True)
