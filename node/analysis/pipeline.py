@@ -43,6 +43,7 @@ from node.analysis.types import (
     SeriesResult,
 )
 from node.analysis.volume import CtVolume, load_volume
+from node.analysis.wallleak import with_wall_leaks_cut
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +195,8 @@ def _new_treated_body(body: Body, seed: FloatArray, found: Sequence[Body],
 def _finished(found: list[Body], volume: CtVolume, cement: CementFinding,
               params: Parameters) -> list[Body]:
     """The finder's bodies with their endplates placed, the cement between them and
-    straddling their surface taken in, and disc leak blobs flooded around cut off.
+    straddling their surface taken in, and the bulges flooded over wall and disc leaks
+    cut off.
 
     A disc leak's own flooding, trimmed at its plates, is a slab with no cement deep
     inside: no treated body (its cement is a leak of the body beside it).
@@ -203,7 +205,8 @@ def _finished(found: list[Body], volume: CtVolume, cement: CementFinding,
     voxel_ml = voxel_volume_ml(volume.affine)
     treated = [body for body in placed
                if _inner_cement_ml(body, cement, voxel_ml) >= params.min_cement_ml]
-    return [with_disc_leaks_cut(body, cement.mask, volume.shape)
+    return [with_disc_leaks_cut(with_wall_leaks_cut(body, cement.mask, volume.shape),
+                                cement.mask, volume.shape)
             for body in _with_straddling_cement(treated, cement.mask, volume.affine)]
 
 
