@@ -96,6 +96,11 @@ class Body:
     def voxel_count(self) -> int:
         return int(np.count_nonzero(self.mask))
 
+    @property
+    def step_along_axis_mm(self) -> float:
+        """The largest extent of one voxel along the body's superior axis, mm."""
+        return float(np.abs(self.superior @ self.box_affine[:3, :3]).max())
+
     def frame_coordinates(self, idx: npt.NDArray[np.int64],
                           affine: FloatArray | None = None) -> FloatArray:
         """Voxel indices (N, 3) of the grid of ``affine`` (the body's own box by default)
@@ -141,6 +146,19 @@ def body_from_mask(mask: BoolArray, box: tuple[slice, slice, slice], local: Floa
     return Body(mask=mask, box=box, box_affine=local, centre_mm=frame.origin,
                 superior=frame.superior, posterior=frame.posterior, left=frame.left,
                 posterior_wall_mm=wall_mm, half_width_mm=half_width, touches_fov_edge=touches)
+
+
+def with_voxels_cut(body: Body, cut: BoolArray, shape: tuple[int, ...]) -> Body:
+    """``body`` without the voxels flagged in ``cut`` (one flag per voxel of its mask, in
+    ``np.argwhere`` order), reduced to its largest connected piece."""
+    if not cut.any():
+        return body
+    mask = body.mask.copy()
+    mask[body.mask] = ~cut
+    labels, count = ndimage.label(mask)
+    if count > 1:
+        mask = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
+    return with_new_mask(body, mask, shape)
 
 
 def with_new_mask(body: Body, mask: BoolArray, shape: tuple[int, ...], *,

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from node.analysis.bodies import Body, with_new_mask
+from node.analysis.bodies import Body, with_voxels_cut
 from node.analysis.measure import voxel_volume_ml
 from node.analysis.surface import fitted_quadratic, quadratic_terms
 
@@ -68,7 +68,7 @@ def with_disc_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -
         return body
     coords = body.frame_coordinates(np.argwhere(body.mask))
     # A voxel's centre stands up to half its extent along the axis off the plate.
-    half_voxel = 0.5 * float(np.abs(body.superior @ body.box_affine[:3, :3]).max())
+    half_voxel = 0.5 * body.step_along_axis_mm
     voxel_ml = voxel_volume_ml(body.box_affine)
     sizes = np.bincount(pieces[body.mask], minlength=n + 1)
     main = int(np.argmax(sizes[1:])) + 1
@@ -80,14 +80,7 @@ def with_disc_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -
             if label != main and sizes[label] >= MIN_PIECE_VOXELS:
                 cut |= heights.bulge_over(label)
         cut |= heights.overflow_of(main, voxel_ml)
-    if not cut.any():
-        return body
-    mask = body.mask.copy()
-    mask[body.mask] = ~cut
-    labels, count = ndimage.label(mask)
-    if count > 1:
-        mask = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
-    return with_new_mask(body, mask, shape)
+    return with_voxels_cut(body, cut, shape)
 
 
 class _Heights:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
-from node.analysis.bodies import Body, with_new_mask
+from node.analysis.bodies import Body, with_voxels_cut
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -58,11 +57,10 @@ def with_wall_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -
     shape : tuple of int
         Shape of the volume.
     """
-    voxels = np.argwhere(body.mask)
-    coords = body.frame_coordinates(voxels)
+    coords = body.frame_coordinates(np.argwhere(body.mask))
     cemented = cement[body.box][body.mask]
-    along = float(np.abs(body.superior @ body.box_affine[:3, :3]).max())
-    slab = np.floor((coords[:, 2] - coords[:, 2].min()) / max(SLAB_MM, along)).astype(int)
+    slab_mm = max(SLAB_MM, body.step_along_axis_mm)
+    slab = np.floor((coords[:, 2] - coords[:, 2].min()) / slab_mm).astype(int)
     counts = np.bincount(slab)
     cut = np.zeros(len(coords), dtype=bool)
     for k in np.flatnonzero(counts >= MIN_SLAB_SHARE * counts.max()):
@@ -70,14 +68,7 @@ def with_wall_leaks_cut(body: Body, cement: BoolArray, shape: tuple[int, ...]) -
         offset = coords[own, :2] - coords[own, :2].mean(axis=0)
         cut[own] = _beyond_wall(np.hypot(offset[:, 0], offset[:, 1]),
                                 np.arctan2(offset[:, 1], offset[:, 0]), cemented[own])
-    if not cut.any():
-        return body
-    mask = body.mask.copy()
-    mask[tuple(voxels[cut].T)] = False
-    labels, count = ndimage.label(mask)
-    if count > 1:
-        mask = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
-    return with_new_mask(body, mask, shape)
+    return with_voxels_cut(body, cut, shape)
 
 
 def _beyond_wall(radius: FloatArray, angle: FloatArray, cemented: BoolArray) -> BoolArray:
