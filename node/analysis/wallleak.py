@@ -84,16 +84,25 @@ def _beyond_wall(radius: FloatArray, angle: FloatArray, cemented: BoolArray) -> 
     np.maximum.at(cement_edge, direction[cemented], radius[cemented])
     wall = np.full(n, np.inf)
     for start, length in _arcs(cement_edge >= edge - TOUCH_MM):
-        if length * BIN_DEG > MAX_ARC_DEG:
-            continue
-        bins = (start + np.arange(length)) % n
-        before = np.min(edge[(start - 1 - np.arange(SIDE_BINS)) % n])
-        after = np.min(edge[(start + length + np.arange(SIDE_BINS)) % n])
-        span = edge[(start - 1 + np.arange(length + 2)) % n]
-        if (edge[bins].max() - max(before, after) > BULGE_MM
-                and np.abs(np.diff(span)).max() >= STEP_MM):
-            wall[bins] = before + (after - before) * (np.arange(1, length + 1) / (length + 1.0))
+        if length * BIN_DEG <= MAX_ARC_DEG:
+            across = _wall_across(edge, start, length)
+            if across is not None:
+                wall[(start + np.arange(length)) % n] = across
     return np.asarray(radius > wall[direction] + MARGIN_MM, dtype=bool)
+
+
+def _wall_across(edge: FloatArray, start: int, length: int) -> FloatArray | None:
+    """The wall carried linearly across the arc of ``length`` directions from ``start``
+    when the body's ``edge`` bulges out over it; None when it does not."""
+    n = len(edge)
+    before = float(np.min(edge[(start - 1 - np.arange(SIDE_BINS)) % n]))
+    after = float(np.min(edge[(start + length + np.arange(SIDE_BINS)) % n]))
+    span = edge[(start - 1 + np.arange(length + 2)) % n]
+    if (span[1:-1].max() - max(before, after) <= BULGE_MM
+            or np.abs(np.diff(span)).max() < STEP_MM):
+        return None
+    return np.asarray(before + (after - before) * np.arange(1, length + 1) / (length + 1.0),
+                      dtype=np.float64)
 
 
 def _arcs(flags: BoolArray) -> list[tuple[int, int]]:
