@@ -38,11 +38,11 @@ CEMENT_HU = 1000.0
 MIN_COLUMNS = 30
 OUTLIER_SLICES = 0.75
 MIN_INLIERS = 0.5
-# A plate is concave or flat. One whose quadratic bends outward by more than this
-# curvature (1/mm: 0.56 mm 15 mm from its apex) is fitted as a plane: on dev-09, plates
-# read only beside the cement made the quadratic bend 7 mm out over the rest, and the
-# body kept a slice of the disc. (Half a slice 15 mm out, 0.011 on 2.5 mm slices, left
-# dev-09's lower plate bent and its score 4 against 6.)
+# A quadratic that bends outward by more than this curvature (1/mm: 0.56 mm 15 mm from
+# its apex) with its apex beyond the plates read is fitted as a plane: on dev-09, plates
+# read only beside the cement made it bend 7 mm out over the rest, and the body kept a
+# slice of the disc. (Half a slice 15 mm out, 0.011 on 2.5 mm slices, left dev-09's
+# lower plate bent and its score 4 against 6.)
 MAX_BULGE = 0.005
 # A fitted plate is trusted this far from the nearest column it was read on.
 READ_NEAR_MM = 4.0
