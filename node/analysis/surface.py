@@ -71,7 +71,9 @@ def fitted_endplate(y: npt.ArrayLike, x: npt.ArrayLike, k: npt.ArrayLike, *,
         return coef
     points = np.column_stack([np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64)])
     apex = np.linalg.lstsq(hessian, -coef[1:3], rcond=None)[0]
-    if Delaunay(points).find_simplex(apex) >= 0:
+    # Joggled (QJ), so that plates read along a single line (no area: any apex lies
+    # beyond them) give a plane rather than a Qhull error.
+    if Delaunay(points, qhull_options="QJ").find_simplex(apex) >= 0:
         return coef
     return fitted_quadratic(y, x, k, tolerance=tolerance, min_points=min_points,
                             min_inliers=min_inliers, plane=True)

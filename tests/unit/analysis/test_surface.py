@@ -47,3 +47,13 @@ def test_a_dished_plate_keeps_its_curvature() -> None:
                                max_bulge=MAX_BULGE, **FIT)
     assert endplate is not None
     assert abs(_at(endplate, 18.0, 18.0) - 6.3) < 0.05
+
+
+def test_plates_read_along_one_line_give_a_plane() -> None:
+    # A body one column of plates wide: the points span no area, so an outward bend of
+    # the quadratic along them has its apex beyond them.
+    x = np.arange(40.0)
+    y = np.zeros_like(x)
+    domed = 5.0 + 0.002 * (x - 20.0) ** 2
+    endplate = fitted_endplate(y, x, domed, outward_mm=OUTWARD_MM, max_bulge=MAX_BULGE, **FIT)
+    assert endplate is not None and not endplate[3:].any()
