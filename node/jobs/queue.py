@@ -51,8 +51,9 @@ def enqueue_stable_series(conn: sqlite3.Connection, *, stable_seconds: float,
                           now: float | None = None) -> list[int]:
     """Queue a job for every changed series quiet for ``stable_seconds``; return job ids.
 
-    A series that already has a queued job only loses its "changed" mark: that job has
-    not started and will read every instance there is when it does.
+    A series that already has a queued job only loses its "changed" mark: that job will
+    read every instance there is when it starts. Not so a job put back after it reached
+    the registry: it resends the results it has, so the series gets a new generation.
     """
     now = time.time() if now is None else now
     cutoff = now - stable_seconds
@@ -70,7 +71,8 @@ def enqueue_stable_series(conn: sqlite3.Connection, *, stable_seconds: float,
             conn.execute("UPDATE series SET changed = 0 WHERE series_instance_uid = ?",
                          (series_uid,))
             waiting = conn.execute("SELECT 1 FROM jobs WHERE series_instance_uid = ? AND "
-                                   "state = 'queued'", (series_uid,)).fetchone()
+                                   "state = 'queued' AND analysis_id IS NULL",
+                                   (series_uid,)).fetchone()
             if waiting is not None:
                 continue
             generation = conn.execute(

@@ -132,20 +132,27 @@ def test_kill9_during_receipt_and_analysis_loses_nothing(tmp_path: Path, phantom
         stored = {Path(p).stem for (p,) in node.query("SELECT path FROM instances")}
         acked = {dcmread(p, stop_before_pixels=True).SOPInstanceUID for p in acknowledged}
         assert acked <= stored  # nothing acknowledged was lost
+        # The node analyses the half it kept before the PACS sends again, so the job the
+        # second kill hits is the one that reads the whole series.
+        wait_for(lambda: node.query("SELECT 1 FROM jobs WHERE state = 'done'") and not
+                 node.query("SELECT 1 FROM jobs WHERE state != 'done'"), 60,
+                 "the half series is handled")
         report = send_files(series, address, calling_ae="MODALITY")  # the PACS sends again
         assert len(report.stored) == len(series)
-        wait_for(lambda: node.query("SELECT 1 FROM jobs WHERE state = 'running'"), 60,
-                 "the analysis job runs")
+        wait_for(lambda: node.query("SELECT 1 FROM jobs WHERE state = 'running' AND "
+                                    "generation = 2"), 60, "the whole series is analysed")
         node.kill9()
         node.start(stable_seconds=2)
-        wait_for(lambda: all_delivered(node), 120, "results after restart")
-        jobs = node.query("SELECT state, attempts, outcome FROM jobs WHERE outcome LIKE "
-                          "'analysed%'")
+        wait_for(lambda: node.query("SELECT 1 FROM jobs WHERE state = 'done' AND generation = 2")
+                 and all_delivered(node), 120, "results after restart")
+        jobs = node.query("SELECT generation, state, attempts, outcome FROM jobs ORDER BY id")
         delivered = node.query("SELECT COUNT(*) FROM outbox WHERE state = 'delivered'")
     finally:
         node.stop()
-    assert [(state, attempts) for state, attempts, _ in jobs] == [("done", 2)]
-    assert pacs.modalities().count("SR") == 1 and delivered[0][0] == len(pacs.objects())
+    assert [job[:3] for job in jobs] == [(1, "done", 1), (2, "done", 2)]
+    assert str(jobs[1][3]).startswith("analysed")
+    analysed = sum(str(job[3]).startswith("analysed") for job in jobs)
+    assert pacs.modalities().count("SR") == analysed and delivered[0][0] == len(pacs.objects())
     assert "recovered interrupted jobs requeued=1" in node.log
     shutil.rmtree(node.data_dir / "results", ignore_errors=True)
 

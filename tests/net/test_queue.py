@@ -53,6 +53,26 @@ def test_late_instances_queue_a_reanalysis(spool: Spool, series: WrittenSeries) 
     assert queue.previous_done_job(conn, second) == first.id
 
 
+def test_instances_after_a_recorded_analysis_get_their_own_job(
+        tmp_path: Path, spool: Spool, series: WrittenSeries) -> None:
+    conn = spool.state.conn
+    receive(spool, series, range(6))
+    queue.enqueue_stable_series(conn, stable_seconds=0, now=time.time() + 1)
+    first = queue.claim(conn)
+    assert first is not None
+    receive(spool, series, range(6, 12))  # arrive while the first job runs
+    queue.set_analysis_id(conn, first.id, 7)  # its results reached the registry, then a kill
+    assert queue.recover(db.connect(tmp_path / "var"), max_attempts=3) == 1
+    # The requeued job resends the results of six instances, so twelve need a new job.
+    [second_id] = queue.enqueue_stable_series(conn, stable_seconds=0, now=time.time() + 1)
+    rerun = queue.claim(conn)
+    assert rerun is not None and (rerun.id, rerun.analysis_id) == (first.id, 7)
+    with db.transaction(conn):
+        queue.mark_done(conn, rerun.id, "analysed")
+    second = queue.claim(conn)
+    assert second is not None and (second.id, second.generation) == (second_id, 2)
+
+
 def test_failed_attempts_then_failed(spool: Spool, series: WrittenSeries) -> None:
     conn = spool.state.conn
     receive(spool, series, range(2))
