@@ -421,7 +421,7 @@ class FloodBodySource:
         with_cement = _last_exit(on_rays)
         shell = _shell_beyond_cement(_first_exit(on_rays, radius), native, frame)
         radius = _cleaned(_with_cement_at_wall(radius, with_cement, shell))
-        radius, on_wall = _outer_edges(radius, native, painted, grid, frame)
+        radius, on_wall = _outer_edges(radius, native, painted, grid, frame, marrow)
         snapped = _at_cement_edge(radius, native, frame, marrow)
         radius = _cleaned(snapped, on_wall=on_wall & (snapped == radius))
         # Thin spikes (a few directions through a gap, too many to be outliers near the
@@ -1376,27 +1376,76 @@ def _cleaned(radius: FloatArray, on_wall: BoolArray | None = None) -> FloatArray
 
 
 def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: _Grid,
-                 frame: BodyFrame) -> tuple[FloatArray, BoolArray]:
+                 frame: BodyFrame, marrow: float) -> tuple[FloatArray, BoolArray]:
     """Each radius moved to the outer edge of the wall near it: the half-level between
     the wall's peak and what lies beyond (partial volume puts the true surface there),
     and where a wall was found. Where cement reaches the wall, its painted halo hides the
-    wall: the radius stays."""
+    wall: the radius stays.
+
+    Marrow darker than the disc beyond an endplate (osteoporotic marrow) makes the
+    plate's inner edge the stronger one, and the flooding stops there: toward the plates
+    (within PLATE_CONE_DEG of the body's axis), a wall rising from the marrow within
+    PLATE_AHEAD_MM beyond the surface is then the wall to take the outer edge of.
+    """
     h = EDGE_STEP_MM
-    offsets, pts = _around(radius, EDGE_SEARCH_MM, frame)
+    offsets, pts = _around(radius, (EDGE_SEARCH_MM[0], EDGE_SEARCH_MM[1] + PLATE_AHEAD_MM),
+                           frame)
     prof = native.sample(pts)
-    hidden = (_sample(painted.astype(np.uint8), grid, pts, 0, 0.0) > 0).any(axis=-1)
+    painted_on = _sample(painted.astype(np.uint8), grid, pts, 0, 0.0) > 0
+    n = round(sum(EDGE_SEARCH_MM) / h) + 1        # the search without the look ahead
     n_peak = round((EDGE_SEARCH_MM[0] + EDGE_PEAK_BEYOND_MM) / h)
-    kp = np.argmax(prof[..., :n_peak], axis=-1)
-    peak = _along(prof, kp)
+    edge, ok = _edge_after_peak(prof[..., :n], offsets[:n],
+                                np.argmax(prof[..., :n_peak], axis=-1))
+    ok &= ~painted_on[..., :n].any(axis=-1)
+    short_edge, stopped_short = _edge_ahead(prof, offsets, marrow)
+    stopped_short &= ~ok & ~painted_on.any(axis=-1) & _toward_plate()
+    return (np.asarray(radius + np.where(ok, edge, np.where(stopped_short, short_edge, 0.0)),
+                       dtype=np.float64),
+            np.asarray(ok | stopped_short, dtype=bool))
+
+
+def _toward_plate() -> BoolArray:
+    """Directions within PLATE_CONE_DEG of the body's axis (polar x 1)."""
+    theta = (np.arange(POLAR_BINS) + 0.5) * 180.0 / POLAR_BINS
+    return np.asarray((np.minimum(theta, 180.0 - theta) <= PLATE_CONE_DEG)[:, None])
+
+
+def _edge_ahead(prof: FloatArray, offsets: FloatArray, marrow: float
+                ) -> tuple[FloatArray, BoolArray]:
+    """The outer edge of a wall that rises from the marrow within PLATE_AHEAD_MM beyond
+    the surface (offset 0) with something brighter than the marrow beyond it, and where
+    there is one."""
+    h = EDGE_STEP_MM
+    at = int(np.argmin(np.abs(offsets)))
+    kp = at + 1 + np.argmax(prof[..., at + 1:at + 1 + round(PLATE_AHEAD_MM / h)], axis=-1)
+    edge, ok = _edge_after_peak(prof, offsets, kp)
+    index = np.arange(len(offsets))
+    between = np.where((index >= at) & (index <= kp[..., None]), prof, np.inf).min(axis=-1)
+    ok &= ((prof[..., at] <= marrow + WALL_RISE_HU) & (between >= marrow - WALL_RISE_HU)
+           & (_along(prof, kp) >= max(marrow + WALL_RISE_HU, WALL_MIN_HU))
+           & (_beyond_peak(prof, kp) > marrow))
+    return edge, ok
+
+
+def _beyond_peak(prof: FloatArray, kp: npt.NDArray[np.int64]) -> FloatArray:
+    """The median of each profile 1.5-3.5 mm beyond its peak at ``kp``."""
+    h = EDGE_STEP_MM
     far = kp[..., None] + np.arange(int(1.5 / h), int(3.5 / h))
-    beyond = np.median(np.take_along_axis(prof, np.minimum(far, len(offsets) - 1), axis=-1),
-                       axis=-1)
+    return np.asarray(np.median(np.take_along_axis(prof, np.minimum(far, prof.shape[-1] - 1),
+                                                   axis=-1), axis=-1), dtype=np.float64)
+
+
+def _edge_after_peak(prof: FloatArray, offsets: FloatArray, kp: npt.NDArray[np.int64]
+                     ) -> tuple[FloatArray, BoolArray]:
+    """Offset of the half-level between the peak at ``kp`` and what lies beyond it, and
+    whether that wall stands EDGE_MIN_CONTRAST_HU above what lies beyond."""
+    peak = _along(prof, kp)
+    beyond = _beyond_peak(prof, kp)
     level = 0.5 * (peak + beyond)
     after = (np.arange(len(offsets)) > kp[..., None]) & (prof < level[..., None])
     j = np.argmax(after, axis=-1)
-    ok = after.any(axis=-1) & (peak - beyond >= EDGE_MIN_CONTRAST_HU) & ~hidden
-    edge = radius + _crossing(prof, offsets, np.maximum(j, 1) - 1, level)
-    return np.asarray(np.where(ok, edge, radius), dtype=np.float64), np.asarray(ok, dtype=bool)
+    ok = after.any(axis=-1) & (peak - beyond >= EDGE_MIN_CONTRAST_HU)
+    return _crossing(prof, offsets, np.maximum(j, 1) - 1, level), np.asarray(ok, dtype=bool)
 
 
 def _at_cement_edge(radius: FloatArray, native: _Native, frame: BodyFrame, marrow: float
@@ -1438,8 +1487,7 @@ def _at_cement_edge(radius: FloatArray, native: _Native, frame: BodyFrame, marro
     bright = prof >= max(marrow + WALL_RISE_HU, WALL_MIN_HU)
     ahead = (offsets > EDGE_PEAK_BEYOND_MM) & (offsets <= PLATE_AHEAD_MM)
     walled = np.any((stretch & bright & (rises | far)) | (ahead & rises), axis=-1)
-    theta = (np.arange(POLAR_BINS) + 0.5) * 180.0 / POLAR_BINS
-    toward_plate = (np.minimum(theta, 180.0 - theta) <= PLATE_CONE_DEG)[:, None]
+    toward_plate = _toward_plate()
     # On thick voxels a plate is not resolved beside cement: its absence says nothing.
     resolved = voxel_mm <= PLATE_RESOLVED_MM
     snap = (has_cement & (edge <= -CEMENT_MIN_OVERRUN_MM) & stretch.any(axis=-1) & ~walled
