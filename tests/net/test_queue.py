@@ -36,13 +36,18 @@ def test_series_queued_only_after_stable_seconds(spool: Spool, series: WrittenSe
     assert queue.claim(conn) is None  # nothing else queued
 
 
+def first_job_running_while_six_more_arrive(spool: Spool, series: WrittenSeries) -> queue.Job:
+    receive(spool, series, range(6))
+    queue.enqueue_stable_series(spool.state.conn, stable_seconds=0, now=time.time() + 1)
+    first = queue.claim(spool.state.conn)
+    assert first is not None
+    receive(spool, series, range(6, 12))
+    return first
+
+
 def test_late_instances_queue_a_reanalysis(spool: Spool, series: WrittenSeries) -> None:
     conn = spool.state.conn
-    receive(spool, series, range(6))
-    queue.enqueue_stable_series(conn, stable_seconds=0, now=time.time() + 1)
-    first = queue.claim(conn)
-    assert first is not None
-    receive(spool, series, range(6, 12))  # arrive while the first job runs
+    first = first_job_running_while_six_more_arrive(spool, series)
     receive(spool, series, range(3))      # duplicates do not count
     [second_id] = queue.enqueue_stable_series(conn, stable_seconds=0, now=time.time() + 1)
     assert queue.claim(conn) is None  # same series is running: the re-analysis waits
@@ -56,11 +61,7 @@ def test_late_instances_queue_a_reanalysis(spool: Spool, series: WrittenSeries) 
 def test_instances_after_a_recorded_analysis_get_their_own_job(
         tmp_path: Path, spool: Spool, series: WrittenSeries) -> None:
     conn = spool.state.conn
-    receive(spool, series, range(6))
-    queue.enqueue_stable_series(conn, stable_seconds=0, now=time.time() + 1)
-    first = queue.claim(conn)
-    assert first is not None
-    receive(spool, series, range(6, 12))  # arrive while the first job runs
+    first = first_job_running_while_six_more_arrive(spool, series)
     queue.set_analysis_id(conn, first.id, 7)  # its results reached the registry, then a kill
     assert queue.recover(db.connect(tmp_path / "var"), max_attempts=3) == 1
     # The requeued job resends the results of six instances, so twelve need a new job.
