@@ -1384,8 +1384,9 @@ def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: 
 
     Marrow darker than the disc beyond an endplate (osteoporotic marrow) makes the
     plate's inner edge the stronger one, and the flooding stops there: toward the plates
-    (within PLATE_CONE_DEG of the body's axis), a wall rising from the marrow within
-    PLATE_AHEAD_MM beyond the surface is then the wall to take the outer edge of.
+    (within PLATE_CONE_DEG of the body's axis, where the voxels are thin enough to show
+    a plate), a wall rising from the marrow within PLATE_AHEAD_MM beyond the surface is
+    then the wall to take the outer edge of.
     """
     h = EDGE_STEP_MM
     offsets, pts = _around(radius, (EDGE_SEARCH_MM[0], EDGE_SEARCH_MM[1] + PLATE_AHEAD_MM),
@@ -1398,7 +1399,10 @@ def _outer_edges(radius: FloatArray, native: _Native, painted: BoolArray, grid: 
                                 np.argmax(prof[..., :n_peak], axis=-1))
     ok &= ~painted_on[..., :n].any(axis=-1)
     short_edge, stopped_short = _edge_ahead(prof, offsets, marrow)
-    stopped_short &= ~ok & ~painted_on.any(axis=-1) & _toward_plate()
+    # Along thick slices a plate is not resolved; the plates are placed between the
+    # slices later (endplates.with_endplates_between_slices).
+    resolved = 1.0 / _voxels_per_mm(frame, native) <= PLATE_RESOLVED_MM
+    stopped_short &= ~ok & ~painted_on.any(axis=-1) & _toward_plate() & resolved
     return (np.asarray(radius + np.where(ok, edge, np.where(stopped_short, short_edge, 0.0)),
                        dtype=np.float64),
             np.asarray(ok | stopped_short, dtype=bool))
