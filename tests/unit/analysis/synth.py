@@ -149,5 +149,11 @@ def ellipsoid_mask(centre: tuple[float, float, float], semi: tuple[float, float,
     return np.asarray(np.broadcast_to(e <= 1.0, SHAPE), dtype=bool)
 
 
+def truth_vf(seg: Segment, body: int = 1) -> float:
+    """VF% of body ``body`` (cranial first) from the exact masks."""
+    mask = seg.bodies[body]
+    return 100.0 * np.count_nonzero(mask & seg.cement) / np.count_nonzero(mask)
+
+
 def dice(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> float:
     return float(2 * np.count_nonzero(a & b) / max(np.count_nonzero(a) + np.count_nonzero(b), 1))

@@ -41,8 +41,7 @@ def test_one_treated_level_with_its_body_and_vf(treated) -> None:
     level = analysis.result.levels[0]
     body = analysis.body_labels == 1
     assert synth.dice(body, seg.bodies[1]) >= 0.9
-    truth_vf = 100 * np.count_nonzero(seg.cement & seg.bodies[1]) / np.count_nonzero(
-        seg.bodies[1])
+    truth_vf = synth.truth_vf(seg)
     assert level.vf_pct == pytest.approx(truth_vf, abs=1.5)
     assert level.vbv_ml == pytest.approx(np.count_nonzero(seg.bodies[1]) * _voxel_ml(),
                                          rel=0.1)
@@ -174,7 +173,7 @@ def test_cement_up_to_the_plates_on_thick_slices(spacing: tuple[float, float, fl
     seg = synth.make_segment(spacing=spacing, cement=[((0.0, -1.0, 0.0), (17.0, 13.0, 11.0))])
     analysis = _analyse(seg)
     body = seg.bodies[1]
-    truth_vf = 100.0 * np.count_nonzero(body & seg.cement) / np.count_nonzero(body)
+    truth_vf = synth.truth_vf(seg)
     (level,) = analysis.result.levels
     assert abs(level.vf_pct - truth_vf) <= 2.0
     assert synth.dice(analysis.body_labels == 1, body) >= 0.93
@@ -189,7 +188,7 @@ def test_marrow_darker_than_the_disc_behind_cement_at_the_front() -> None:
     analysis = _analyse(seg)
     body = seg.bodies[1]
     (level,) = analysis.result.levels
-    truth_vf = 100.0 * np.count_nonzero(body & seg.cement) / np.count_nonzero(body)
+    truth_vf = synth.truth_vf(seg)
     assert abs(level.vf_pct - truth_vf) <= 1.5
     assert synth.dice(analysis.body_labels == 1, body) >= 0.93
 
@@ -226,7 +225,7 @@ def test_a_plate_beyond_dark_marrow_is_in_the_body(slice_mm: float, cortex_hu: f
                              cement=[((0.0, -1.0, cement_z), (17.0, 12.0, 7.4))])
     analysis = _analyse(seg)
     body = seg.bodies[1]
-    truth_vf = 100.0 * np.count_nonzero(body & seg.cement) / np.count_nonzero(body)
+    truth_vf = synth.truth_vf(seg)
     (level,) = analysis.result.levels
     assert synth.dice(analysis.body_labels == 1, body) >= 0.95
     assert abs(level.vf_pct - truth_vf) <= vf_points
@@ -254,7 +253,7 @@ def test_cement_to_the_plate_under_a_faint_shell_on_thick_slices() -> None:
     analysis = _analyse(seg)
     assert len(analysis.result.levels) == 1
     body = seg.bodies[1]
-    truth_vf = 100.0 * np.count_nonzero(body & seg.cement) / np.count_nonzero(body)
+    truth_vf = synth.truth_vf(seg)
     assert synth.dice(analysis.body_labels == 1, body) >= 0.93
     assert abs(analysis.result.levels[0].vf_pct - truth_vf) <= 1.5
 
@@ -274,8 +273,7 @@ def test_a_spine_tilted_25_degrees_keeps_its_body_and_frame(slice_mm: float) -> 
     assert len(analysis.result.levels) == 1
     body = analysis.body_labels == 1
     assert synth.dice(body, seg.bodies[1]) >= 0.95
-    truth_vf = 100 * np.count_nonzero(seg.cement & seg.bodies[1]) / np.count_nonzero(
-        seg.bodies[1])
+    truth_vf = synth.truth_vf(seg)
     assert analysis.result.levels[0].vf_pct == pytest.approx(truth_vf, abs=1.0)
     lean = body_frame(body, seg.affine).tilt_deg[1]
     assert lean == pytest.approx(body_frame(seg.bodies[1], seg.affine).tilt_deg[1], abs=4.0)
@@ -308,6 +306,5 @@ def test_a_disc_leak_through_the_plate_on_thick_slices(slice_mm: float,
     assert len(analysis.result.levels) == 1
     level = analysis.result.levels[0]
     assert level.extravertebral_ml.disc >= 0.1
-    truth_vf = 100 * np.count_nonzero(seg.cement & seg.bodies[1]) / np.count_nonzero(
-        seg.bodies[1])
+    truth_vf = synth.truth_vf(seg)
     assert level.vf_pct == pytest.approx(truth_vf, abs=1.0)
