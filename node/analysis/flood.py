@@ -36,6 +36,7 @@ from node.analysis.bodies import (
     edge_contrast_hu,
     plausible,
 )
+from node.analysis.discsplit import split_at_discs
 from node.analysis.frame import BodyFrame, body_frame
 from node.analysis.morphology import dilated_by_ball, eroded_by_ball
 
@@ -144,6 +145,9 @@ BRIGHT_DISC_PAINT_MM = 4.0    # ...nor this near painted cement
 COARSE_SCAN_MM = 2.5
 RETRY_SLICE_RATIO = 2.5
 RETRY_ADDED_CEMENT = 0.01
+RETRY_LOST = 0.02         # a retry that holds the body: all but this much of it...
+RETRY_GROWN = 0.2         # ...grown by this much...
+RETRY_EDGE_TIE = 0.05     # ...on an edge at most this much less sharp is the whole body
 PARTLY_CEMENT_ABOVE_MARROW_HU = 120.0   # a few per cent of cement in the voxel
 HELD_HALO_MM = 2.0      # painted over a body still held at its cement (a soft kernel's blur)
 
@@ -284,7 +288,7 @@ class FloodBodySource:
             # largely cement, or too small to be a body at all, or one the outside took
             # most of through a shell the slices blur away.
             again = self._body_painted(view, hu, affine, cement, slice_mm)
-            if body is None:
+            if body is None or _grown_within_shell(body, again, hu, cement):
                 body = again
             elif _adds_only_marrow(body, again, cement):
                 body = _better_body(body, again, hu, cement)
@@ -427,6 +431,9 @@ class FloodBodySource:
         # Thin spikes (a few directions through a gap, too many to be outliers near the
         # poles of the direction grid) are opened away.
         final = _opened(_star_mask(radius, grid, frame) & in_front, SPIKE_MM / grid.step)
+        final = split_at_discs(final, smooth, painted, grid.offsets(frame.origin),
+                               seed_mm - frame.origin, frame.superior, frame.left, marrow,
+                               grid.step, self.params.max_height_mm)
         return _component_at(final, centre)
 
     def _in_front_of_wall(self, region: BoolArray, smooth: F32, painted: BoolArray,
@@ -501,6 +508,26 @@ def _better_body(first: Body | None, again: Body | None, hu: npt.NDArray[np.int1
     if choice is again:
         logger.debug("the flooding with more cement painted over gives the body")
     return choice
+
+
+def _grown_within_shell(body: Body, again: Body | None, hu: npt.NDArray[np.int16],
+                        cement: BoolArray) -> bool:
+    """Whether ``again`` is ``body`` grown by marrow up to the same shell: it holds the
+    body, adds a good part to it and hardly any cement, and its surface is about as sharp.
+
+    A flooding held back at the cement's blur along thick slices stops inside the marrow
+    beyond the cement, and its in-plane edges are the shell's all the same: which of the
+    two is sharper is then a toss-up, but only the larger is the whole body.
+    """
+    if again is None or not _adds_only_marrow(body, again, cement):
+        return False
+    held = body.mask_in(again.box)
+    lost = np.count_nonzero(held & ~again.mask)
+    if (lost > RETRY_LOST * body.voxel_count
+            or again.voxel_count < (1.0 + RETRY_GROWN) * body.voxel_count):
+        return False
+    return bool(edge_contrast_hu(again, hu, cement)
+                >= (1.0 - RETRY_EDGE_TIE) * edge_contrast_hu(body, hu, cement))
 
 
 def _adds_only_marrow(body: Body, again: Body | None, cement: BoolArray) -> bool:
