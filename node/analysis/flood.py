@@ -282,7 +282,8 @@ class FloodBodySource:
             again = self._body_painted(view, hu, affine, cement, wider)
             body = _better_body(body, again, hu, cement)
         slice_mm = float(spacing[0])
-        if slice_mm >= RETRY_SLICE_RATIO * pixel and slice_mm > wider:
+        thick = slice_mm >= RETRY_SLICE_RATIO * pixel and slice_mm > wider
+        if thick:
             # Along thick slices the cement's blur reaches about a slice beyond it, and
             # the flooding may have been held back at that blur: with a body that is
             # largely cement, or too small to be a body at all, or one the outside took
@@ -310,16 +311,24 @@ class FloodBodySource:
             again = self._body_painted(view, hu, affine, cement, painted_mm,
                                        soft_clear_mm=soft_clear_mm, shut_others=shut_others)
             body = _better_body(body, again, hu, cement)
+        # Every flooding may have run on through faint discs into the next bodies, too
+        # tall to be one: the first that is a body cut back at its discs. A rescue only:
+        # the cut would also make bodies of retries that lose to a better one now.
+        for painted_mm in sorted({halo, wider} | ({slice_mm} if thick else set())):
+            if body is not None:
+                break
+            body = self._body_painted(view, hu, affine, cement, painted_mm, split_discs=True)
         return body
 
     def _body_painted(self, view: _GridView, hu: npt.NDArray[np.int16], affine: FloatArray,
                       cement: BoolArray, halo: float, *, soft_clear_mm: float = 0.0,
-                      shut_others: bool = False) -> Body | None:
+                      shut_others: bool = False, split_discs: bool = False) -> Body | None:
         """The body flooded on ``view`` with the cement and ``halo`` mm around it painted
         over; soft tissue as dark as the marrow is no outside within ``soft_clear_mm``
         of the painted cement (None when the marrow is not that dark: nothing to clear);
         with ``shut_others`` no flooding crosses the halo of cement apart from the
-        seed's."""
+        seed's; with ``split_discs`` a body taller than a body is cut back at its discs
+        (``discsplit.split_at_discs``)."""
         p = self.params
         grid, data, cem = view.grid, view.data, view.cement
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
@@ -338,7 +347,7 @@ class FloodBodySource:
                             max(BAND_CUT_MM, BAND_CUT_SLICES * float(spacing[0])),
                             soft_clear_mm, halo if shut_others else 0.0)
         body = self._cut(basin, smooth, view.native, cem, painted, grid, marrow, centre,
-                         float(spacing[0]))
+                         float(spacing[0]), split_discs)
         if body is None:
             return None
         return self._on_volume(body, grid, hu.shape, affine)
@@ -390,9 +399,11 @@ class FloodBodySource:
 
     def _cut(self, basin: BoolArray, smooth: F32, native: _Native, cem: BoolArray,
              painted: BoolArray, grid: _Grid, marrow: float,
-             centre: npt.NDArray[np.int64], slice_mm: float) -> BoolArray | None:
+             centre: npt.NDArray[np.int64], slice_mm: float, split_discs: bool
+             ) -> BoolArray | None:
         """Cut the basin at the posterior wall, keep the seed's component, opened, and
-        put its surface on the outer edge of the shell.
+        put its surface on the outer edge of the shell (and cut at its discs with
+        ``split_discs``).
 
         The wall is looked for twice: from the seed along the patient axes (the basin
         still holds the posterior elements, which would tilt any axes taken from it),
@@ -431,9 +442,10 @@ class FloodBodySource:
         # Thin spikes (a few directions through a gap, too many to be outliers near the
         # poles of the direction grid) are opened away.
         final = _opened(_star_mask(radius, grid, frame) & in_front, SPIKE_MM / grid.step)
-        final = split_at_discs(final, smooth, painted, grid.offsets(frame.origin),
-                               seed_mm - frame.origin, frame.superior, frame.left, marrow,
-                               grid.step, self.params.max_height_mm)
+        if split_discs:
+            final = split_at_discs(final, smooth, painted, grid.offsets(frame.origin),
+                                   seed_mm - frame.origin, frame.superior, frame.left, marrow,
+                                   grid.step, self.params.max_height_mm)
         return _component_at(final, centre)
 
     def _in_front_of_wall(self, region: BoolArray, smooth: F32, painted: BoolArray,
