@@ -10,6 +10,10 @@ the marrow, or brighter than dark marrow between bright plates), or, where the s
 blur both plates over a thin disc, as a band brighter than the marrow on either side.
 A vertebral body is less tall than about its width and than ``max_height_mm``; only a
 taller one is looked at, and it is cut at the disc nearest the seed on each side.
+
+The body finder uses this as a rescue, when none of its floodings gave a body
+(``flood.FloodBodySource.body_at``): real marrow has dips of its own (the band of the
+basivertebral veins), and on every flooding the cut lost a real thoracic body.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ CORE_RADIUS_MM = 10.0      # the core of the body around its axis: marrow and pl
 DIP_HU = 20.0              # a disc stands out this much from what lies on either side...
 DIP_REACH_MM = 6.0         # ...within this distance
 EXTREMUM_MM = 2.5          # ...and is the darkest (or brightest) this near
-DIP_FROM_SEED_MM = 4.0     # half the shortest (fractured) body
-PAINT_CLEAR_MM = 3.0       # ...and this far from the painted cement, toward the seed
+DIP_FROM_SEED_MM = 4.0     # a disc lies half the shortest (fractured) body from the seed
+PAINT_CLEAR_MM = 3.0       # ...and this far from the painted cement on the seed's side
 MIN_CORE_VOXELS = 20
 
 
