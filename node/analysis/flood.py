@@ -289,10 +289,11 @@ class FloodBodySource:
             # largely cement, or too small to be a body at all, or one the outside took
             # most of through a shell the slices blur away.
             again = self._body_painted(view, hu, affine, cement, slice_mm)
-            if body is None or _grown_within_shell(body, again, hu, cement):
+            if body is None:
                 body = again
-            elif _adds_only_marrow(body, again, cement):
-                body = _better_body(body, again, hu, cement)
+            elif again is not None and _adds_only_marrow(body, again, cement):
+                body = (again if _grown_within_shell(body, again, hu, cement)
+                        else _better_body(body, again, hu, cement))
         # A body still mostly cement was held back at the cement while the outside came
         # in from elsewhere:
         # - marrow nearly as dark as muscle: where the thin shell between them does not
@@ -522,17 +523,16 @@ def _better_body(first: Body | None, again: Body | None, hu: npt.NDArray[np.int1
     return choice
 
 
-def _grown_within_shell(body: Body, again: Body | None, hu: npt.NDArray[np.int16],
+def _grown_within_shell(body: Body, again: Body, hu: npt.NDArray[np.int16],
                         cement: BoolArray) -> bool:
-    """Whether ``again`` is ``body`` grown by marrow up to the same shell: it holds the
-    body, adds a good part to it and hardly any cement, and its surface is about as sharp.
+    """Whether ``again``, which adds only marrow to ``body`` (``_adds_only_marrow``), is
+    ``body`` grown up to the same shell: it holds the body, adds a good part to it, and
+    its surface is about as sharp.
 
     A flooding held back at the cement's blur along thick slices stops inside the marrow
     beyond the cement, and its in-plane edges are the shell's all the same: which of the
     two is sharper is then a toss-up, but only the larger is the whole body.
     """
-    if again is None or not _adds_only_marrow(body, again, cement):
-        return False
     held = body.mask_in(again.box)
     lost = np.count_nonzero(held & ~again.mask)
     if (lost > RETRY_LOST * body.voxel_count
