@@ -47,6 +47,9 @@ F32 = npt.NDArray[np.float32]
 # A cortical wall seen on a profile: this much above the marrow and at least this bright.
 WALL_RISE_HU = 50.0
 WALL_MIN_HU = 180.0
+# A faint endplate (a thin 400 HU cortex over dark marrow, blurred across 1-1.5 mm
+# slices) peaks at 130-180 HU; looked for only when too few columns show a plate.
+FAINT_PLATE_MIN_HU = 130.0
 # The wall falls off within this distance; behind it the canal holds CSF, fat and soft
 # tissue, never brighter than this.
 WALL_FALL_MM = 4.0
@@ -635,6 +638,9 @@ class _Plates:
     painted: BoolArray
     clear: BoolArray
     slice_mm: float
+    smooth: F32
+    marrow: float
+    step: float
 
     @classmethod
     def read(cls, smooth: F32, painted: BoolArray, marrow: float, step: float,
@@ -643,7 +649,13 @@ class _Plates:
         # The cement's blur beyond the paint (a slice or more on thick slices) peaks
         # and falls like a plate.
         clear = ~_near(painted, max(PLATE_CLEAR_MM, slice_mm) / step)
-        return cls(found=found, painted=painted, clear=clear, slice_mm=slice_mm)
+        return cls(found=found, painted=painted, clear=clear, slice_mm=slice_mm,
+                   smooth=smooth, marrow=marrow, step=step)
+
+    def faint(self, direction: int) -> BoolArray:
+        """``found`` with plates down to FAINT_PLATE_MIN_HU."""
+        return _plates(self.smooth, self.marrow, self.step, direction,
+                       min_hu=FAINT_PLATE_MIN_HU) & ~self.painted
 
 
 def _cut_at_endplates(region: BoolArray, plates: _Plates, centre: npt.NDArray[np.int64],
@@ -663,6 +675,9 @@ def _cut_at_endplates(region: BoolArray, plates: _Plates, centre: npt.NDArray[np
         ahead = (z - centre[0]) * direction > 0
         hit = plates.found[direction] & _near(region, 1.0) & ahead
         has = hit.any(axis=0) & columns
+        if np.count_nonzero(has) < ENDPLATE_MIN_COLUMNS * np.count_nonzero(columns):
+            hit = plates.faint(direction) & _near(region, 1.0) & ahead
+            has = hit.any(axis=0) & columns
         if np.count_nonzero(has) < ENDPLATE_MIN_COLUMNS * np.count_nonzero(columns):
             continue
         first = np.where(direction > 0, np.argmax(hit, axis=0),
@@ -756,11 +771,12 @@ def _cut_beyond_plane(region: BoolArray, plane: FloatArray, direction: int, marg
     return np.asarray(region & ~beyond, dtype=bool)
 
 
-def _plates(smooth: F32, marrow: float, step: float, direction: int) -> BoolArray:
-    """Voxels brighter than the marrow, peaks along z, that fall to below half-way to the
-    marrow within PLATE_BEYOND_MM in ``direction`` (into the disc, which may be as thin
-    as 3 mm; the bone on the body's side of an endplate may stay bright)."""
-    ridge = max(marrow + WALL_RISE_HU, WALL_MIN_HU)
+def _plates(smooth: F32, marrow: float, step: float, direction: int,
+            min_hu: float = WALL_MIN_HU) -> BoolArray:
+    """Voxels brighter than the marrow (and ``min_hu``), peaks along z, that fall to below
+    half-way to the marrow within PLATE_BEYOND_MM in ``direction`` (into the disc, which
+    may be as thin as 3 mm; the bone on the body's side of an endplate may stay bright)."""
+    ridge = max(marrow + WALL_RISE_HU, min_hu)
     near, far = max(round(PLATE_BEYOND_MM[0] / step), 1), round(PLATE_BEYOND_MM[1] / step)
     n = smooth.shape[0]
     beyond = np.full(smooth.shape, np.inf, dtype=np.float32)

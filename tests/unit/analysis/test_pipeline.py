@@ -253,6 +253,19 @@ def test_a_body_flooded_through_its_discs_is_cut_back_at_them(
     assert abs(level.vf_pct - synth.truth_vf(seg)) <= vf_points
 
 
+def test_a_faint_endplate_over_dark_marrow_stops_the_body() -> None:
+    # A 400 HU plate 1 mm thick over 60 HU marrow peaks at 150-160 HU on 1.25 mm slices,
+    # under the 180 HU a wall must reach: the plate beyond the cement (which fills the
+    # body up to it) was found on too few columns to cut at, and the body ran through
+    # the disc (90 HU) to the next body's plate: Dice 0.77, VF 20.6 against 25.3.
+    seg = synth.make_segment(spacing=(1.25, 0.7, 0.7), bone_hu=(60.0, 400.0), disc=(8.0, 90.0),
+                             cement=[((0.0, -1.0, 4.0), (17.0, 12.0, 7.4))])
+    analysis = _analyse(seg)
+    (level,) = analysis.result.levels
+    assert synth.dice(analysis.body_labels == 1, seg.bodies[1]) >= 0.93
+    assert abs(level.vf_pct - synth.truth_vf(seg)) <= 2.0
+
+
 def test_a_flooding_held_at_the_cements_blur_gives_way_to_the_whole_body() -> None:
     # Along 2.5 mm slices the flooding stopped at the blur below cement that fills the
     # upper half of a dark-marrow body (60 HU); the retry with a slice painted over
