@@ -153,6 +153,9 @@ RETRY_GROWN = 0.2         # ...grown by this much...
 RETRY_EDGE_TIE = 0.05     # ...on an edge at most this much less sharp is the whole body
 PARTLY_CEMENT_ABOVE_MARROW_HU = 120.0   # a few per cent of cement in the voxel
 HELD_HALO_MM = 2.0      # painted over a body still held at its cement (a soft kernel's blur)
+# ...and over a seed that gave no body, when its cement is an injection, not a leak
+# (a disc leak flooded with that much painted over takes the disc for a body).
+HELD_RESCUE_MIN_ML = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,9 +319,15 @@ class FloodBodySource:
                                        soft_clear_mm=soft_clear_mm, shut_others=shut_others)
             body = _better_body(body, again, hu, cement)
         # Every flooding may have run on through faint discs into the next bodies, too
-        # tall to be one: the first that is a body cut back at its discs. A rescue only:
-        # the cut would also make bodies of retries that lose to a better one now.
-        for painted_mm in sorted({halo, wider} | ({slice_mm} if thick else set())):
+        # tall to be one, or been held at a soft kernel's cement blur while the outside
+        # came in through faint plates (painted over as for a body held at its cement,
+        # unless the seed's cement is too little for an injection: a disc leak's own
+        # flooding would take the disc for a body): the first that is a body, cut back
+        # at its discs. A rescue only: the cut would also make bodies of retries that
+        # lose to a better one now.
+        held = ({max(wider, HELD_HALO_MM)}
+                if body is None and _seed_piece_ml(view) >= HELD_RESCUE_MIN_ML else set())
+        for painted_mm in sorted({halo, wider} | held | ({slice_mm} if thick else set())):
             if body is not None:
                 break
             body = self._body_painted(view, hu, affine, cement, painted_mm, split_discs=True)
@@ -1133,6 +1142,12 @@ def _ball_at(shape: tuple[int, ...], centre: npt.NDArray[np.int64], radius: floa
     z, y, x = np.ogrid[:shape[0], :shape[1], :shape[2]]
     d2 = (z - centre[0]) ** 2 + (y - centre[1]) ** 2 + (x - centre[2]) ** 2
     return np.asarray(d2 <= radius * radius, dtype=bool)
+
+
+def _seed_piece_ml(view: _GridView) -> float:
+    """Volume of the cement piece at the grid's centre (the seed), ml."""
+    piece = _component_at(view.cement, np.asarray(view.grid.shape) // 2)
+    return 0.0 if piece is None else np.count_nonzero(piece) * view.grid.step ** 3 / 1000.0
 
 
 def _component_at(mask: BoolArray, centre: npt.NDArray[np.int64]) -> BoolArray | None:
