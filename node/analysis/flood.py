@@ -680,12 +680,13 @@ def _cut_at_endplates(region: BoolArray, plates: _Plates, centre: npt.NDArray[np
     columns = region.any(axis=0)
     keep = region.copy()
     z = np.arange(region.shape[0])[:, None, None]
+    near = _near(region, 1.0)
     for direction in (1, -1):
         ahead = (z - centre[0]) * direction > 0
-        hit = plates.found[direction] & _near(region, 1.0) & ahead
+        hit = plates.found[direction] & near & ahead
         has = hit.any(axis=0) & columns
         if np.count_nonzero(has) < ENDPLATE_MIN_COLUMNS * np.count_nonzero(columns):
-            hit = plates.faint(direction) & _near(region, 1.0) & ahead
+            hit = plates.faint(direction) & near & ahead
             has = hit.any(axis=0) & columns
         if np.count_nonzero(has) < ENDPLATE_MIN_COLUMNS * np.count_nonzero(columns):
             continue
