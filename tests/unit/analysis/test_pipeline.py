@@ -253,30 +253,26 @@ def test_a_body_flooded_through_its_discs_is_cut_back_at_them(
     assert abs(level.vf_pct - synth.truth_vf(seg)) <= vf_points
 
 
-def test_a_faint_endplate_over_dark_marrow_stops_the_body() -> None:
-    # A 400 HU plate 1 mm thick over 60 HU marrow peaks at 150-160 HU on 1.25 mm slices,
-    # under the 180 HU a wall must reach: the plate beyond the cement (which fills the
-    # body up to it) was found on too few columns to cut at, and the body ran through
-    # the disc (90 HU) to the next body's plate: Dice 0.77, VF 20.6 against 25.3.
-    seg = synth.make_segment(spacing=(1.25, 0.7, 0.7), bone_hu=(60.0, 400.0), disc=(8.0, 90.0),
+# Cement filling the upper half of a dark-marrow body (60 HU) under a faint 400 HU shell:
+# - 1.25 mm slices: the 1 mm plate beyond the cement peaks at 150-160 HU, under the
+#   180 HU a wall must reach; it was found on too few columns to cut at, and the body ran
+#   through the disc (90 HU) to the next body's plate: Dice 0.77, VF 20.6 against 25.3;
+# - 2.5 mm slices: the flooding stopped at the blur below the cement; the retry with a
+#   slice painted over found the whole body, its in-plane edge as sharp (122 against
+#   126 HU), and lost the toss-up: Dice 0.66, VF 44.3 against 23.7.
+@pytest.mark.parametrize(("slice_mm", "disc_mm", "vf_points"), [
+    (1.25, 8.0, 2.0),
+    (2.5, 10.0, 1.5),
+])
+def test_cement_up_to_a_faint_plate_over_dark_marrow_leaves_the_whole_body(
+        slice_mm: float, disc_mm: float, vf_points: float) -> None:
+    seg = synth.make_segment(spacing=(slice_mm, 0.7, 0.7), bone_hu=(60.0, 400.0),
+                             disc=(disc_mm, 90.0),
                              cement=[((0.0, -1.0, 4.0), (17.0, 12.0, 7.4))])
     analysis = _analyse(seg)
     (level,) = analysis.result.levels
     assert synth.dice(analysis.body_labels == 1, seg.bodies[1]) >= 0.93
-    assert abs(level.vf_pct - synth.truth_vf(seg)) <= 2.0
-
-
-def test_a_flooding_held_at_the_cements_blur_gives_way_to_the_whole_body() -> None:
-    # Along 2.5 mm slices the flooding stopped at the blur below cement that fills the
-    # upper half of a dark-marrow body (60 HU); the retry with a slice painted over
-    # found the whole body, its in-plane edge as sharp (122 against 126 HU), and lost
-    # the toss-up: Dice 0.66, VF 44.3 against 23.7.
-    seg = synth.make_segment(spacing=(2.5, 0.7, 0.7), bone_hu=(60.0, 400.0), disc=(10.0, 90.0),
-                             cement=[((0.0, -1.0, 4.0), (17.0, 12.0, 7.4))])
-    analysis = _analyse(seg)
-    (level,) = analysis.result.levels
-    assert synth.dice(analysis.body_labels == 1, seg.bodies[1]) >= 0.93
-    assert abs(level.vf_pct - synth.truth_vf(seg)) <= 1.5
+    assert abs(level.vf_pct - synth.truth_vf(seg)) <= vf_points
 
 
 def test_blur_of_cement_on_thick_slices_is_no_band_between_bodies() -> None:
