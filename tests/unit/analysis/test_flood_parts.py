@@ -218,7 +218,14 @@ def _plate_hits(near_share: float, near_clear: bool, seed: int = 0, *, slice_mm:
                            strict=True):
         painted[level - 1:level + 8, y, x] = painted_over
     clear = ~flood._near(painted, 3.0) if near_clear else np.zeros_like(painted)
-    return k, ys, xs, flood._Plates(found={}, painted=painted, clear=clear, slice_mm=slice_mm)
+    return k, ys, xs, _plates(painted, clear, slice_mm)
+
+
+def _plates(painted: np.ndarray, clear: np.ndarray, slice_mm: float) -> flood._Plates:
+    """Plates read (none: the hits are given) beside ``painted`` cement."""
+    return flood._Plates(found={}, painted=painted, clear=clear, slice_mm=slice_mm,
+                         smooth=np.zeros(painted.shape, dtype=np.float32), marrow=0.0,
+                         step=1.0)
 
 
 def _is_own_plate(plane: np.ndarray | None) -> bool:
@@ -241,8 +248,7 @@ def test_a_nearer_plate_seen_only_beside_the_cement_is_its_blur() -> None:
 def test_a_nearer_plate_over_no_cement_is_no_hidden_plate() -> None:
     # A plate depressed by the fracture: the outer rim still shows the plate beyond.
     k, ys, xs, plates = _plate_hits(0.45, near_clear=True)
-    unpainted = flood._Plates(found={}, painted=np.zeros_like(plates.painted),
-                              clear=np.ones_like(plates.clear), slice_mm=1.0)
+    unpainted = _plates(np.zeros_like(plates.painted), np.ones_like(plates.clear), 1.0)
     assert not _is_own_plate(flood._endplate_plane(k, ys, xs, unpainted, -1, 0.9))
 
 
