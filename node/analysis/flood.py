@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -650,6 +650,7 @@ class _Plates:
     smooth: F32
     marrow: float
     step: float
+    _faint: dict[int, BoolArray] = field(default_factory=dict)
 
     @classmethod
     def read(cls, smooth: F32, painted: BoolArray, marrow: float, step: float,
@@ -662,9 +663,12 @@ class _Plates:
                    smooth=smooth, marrow=marrow, step=step)
 
     def faint(self, direction: int) -> BoolArray:
-        """``found`` with plates down to FAINT_PLATE_MIN_HU."""
-        return _plates(self.smooth, self.marrow, self.step, direction,
-                       min_hu=FAINT_PLATE_MIN_HU) & ~self.painted
+        """``found`` with plates down to FAINT_PLATE_MIN_HU (read once, when first asked:
+        both passes of the wall cut may ask)."""
+        if direction not in self._faint:
+            self._faint[direction] = _plates(self.smooth, self.marrow, self.step, direction,
+                                             min_hu=FAINT_PLATE_MIN_HU) & ~self.painted
+        return self._faint[direction]
 
 
 def _cut_at_endplates(region: BoolArray, plates: _Plates, centre: npt.NDArray[np.int64],
@@ -681,14 +685,15 @@ def _cut_at_endplates(region: BoolArray, plates: _Plates, centre: npt.NDArray[np
     keep = region.copy()
     z = np.arange(region.shape[0])[:, None, None]
     near = _near(region, 1.0)
+    enough = ENDPLATE_MIN_COLUMNS * np.count_nonzero(columns)
     for direction in (1, -1):
         ahead = (z - centre[0]) * direction > 0
         hit = plates.found[direction] & near & ahead
         has = hit.any(axis=0) & columns
-        if np.count_nonzero(has) < ENDPLATE_MIN_COLUMNS * np.count_nonzero(columns):
+        if np.count_nonzero(has) < enough:
             hit = plates.faint(direction) & near & ahead
             has = hit.any(axis=0) & columns
-        if np.count_nonzero(has) < ENDPLATE_MIN_COLUMNS * np.count_nonzero(columns):
+        if np.count_nonzero(has) < enough:
             continue
         first = np.where(direction > 0, np.argmax(hit, axis=0),
                          hit.shape[0] - 1 - np.argmax(hit[::-1], axis=0))
@@ -1146,9 +1151,13 @@ def _ball_at(shape: tuple[int, ...], centre: npt.NDArray[np.int64], radius: floa
 
 
 def _seed_piece_ml(view: _GridView) -> float:
-    """Volume of the cement piece at the grid's centre (the seed), ml."""
-    piece = _component_at(view.cement, np.asarray(view.grid.shape) // 2)
-    return 0.0 if piece is None else np.count_nonzero(piece) * view.grid.step ** 3 / 1000.0
+    """Volume of the cement piece at the grid's centre (the seed), ml; 0 when the seed's
+    piece is too small to survive the resampling (never another, larger piece)."""
+    labels, _ = ndimage.label(view.cement)
+    label = labels[tuple(np.asarray(view.grid.shape) // 2)]
+    if label == 0:
+        return 0.0
+    return np.count_nonzero(labels == label) * view.grid.step ** 3 / 1000.0
 
 
 def _component_at(mask: BoolArray, centre: npt.NDArray[np.int64]) -> BoolArray | None:
