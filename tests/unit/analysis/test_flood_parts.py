@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from node.analysis import flood
+from node.analysis.flood.discs import _bright_disc_before, _neighbour_marrow
+from node.analysis.flood.grid import _Grid, _Native
+from node.analysis.flood.masks import _flooded_from, _near, _opened
+from node.analysis.flood.params import AZIMUTH_BINS, NEIGHBOUR_MARROW_MM, POLAR_BINS
+from node.analysis.flood.plates import _endplate_plane, _Plates, _robust_plane
+from node.analysis.flood.rays import _at_cement_edge, _cleaned, _directions, _first_exit, _on_rays
+from node.analysis.flood.wall import _same_wall
 from node.analysis.frame import BodyFrame
 
 
@@ -25,12 +31,12 @@ def test_near_and_opened_on_the_box_equal_the_whole_grid(seed: int, radius: floa
     near = ndimage.distance_transform_edt(~mask) <= radius
     core = ndimage.distance_transform_edt(mask) > radius
     opened = (ndimage.distance_transform_edt(~core) <= radius) & mask
-    np.testing.assert_array_equal(flood._near(mask, radius), near)
-    np.testing.assert_array_equal(flood._opened(mask, radius), opened)
+    np.testing.assert_array_equal(_near(mask, radius), near)
+    np.testing.assert_array_equal(_opened(mask, radius), opened)
 
 
-def _grid_and_frame() -> tuple[flood._Grid, BodyFrame]:
-    grid = flood._Grid(origin=np.array([-30.0, -30.0, -30.0]), step=0.5, shape=(121, 121, 121))
+def _grid_and_frame() -> tuple[_Grid, BodyFrame]:
+    grid = _Grid(origin=np.array([-30.0, -30.0, -30.0]), step=0.5, shape=(121, 121, 121))
     frame = BodyFrame(origin=np.zeros(3), superior=np.array([0.0, 0.0, 1.0]),
                       left=np.array([1.0, 0.0, 0.0]), posterior=np.array([0.0, 1.0, 0.0]))
     return grid, frame
@@ -44,8 +50,8 @@ def test_first_exit_crosses_short_gaps_only(gap_mm: float, followed: bool) -> No
     radius = np.linalg.norm(pts, axis=-1)
     body = radius <= 10.0
     shell = (radius >= 10.0 + gap_mm) & (radius <= 14.0 + gap_mm)   # cement beyond the gap
-    start = np.full((flood.POLAR_BINS, flood.AZIMUTH_BINS), 10.0)
-    exit_mm = flood._first_exit(flood._on_rays(body | shell, grid, frame), start)
+    start = np.full((POLAR_BINS, AZIMUTH_BINS), 10.0)
+    exit_mm = _first_exit(_on_rays(body | shell, grid, frame), start)
     expected = 14.0 + gap_mm if followed else 10.0
     assert np.median(exit_mm) == pytest.approx(expected, abs=0.75)
 
@@ -77,11 +83,11 @@ def test_flooding_without_the_markers_interior_labels_as_the_whole_watershed() -
     floodable = rng.random(elevation.shape) > 0.1
     floodable[markers > 0] = True
     whole = watershed(elevation, markers, mask=floodable)
-    np.testing.assert_array_equal(flood._flooded_from(elevation, markers, floodable), whole)
+    np.testing.assert_array_equal(_flooded_from(elevation, markers, floodable), whole)
 
 
 
-def _cement_below_the_plate(cement_top_mm: float, blur_mm: float = 0.6) -> flood._Native:
+def _cement_below_the_plate(cement_top_mm: float, blur_mm: float = 0.6) -> _Native:
     """Marrow with cement up to ``cement_top_mm`` under its upper endplate (a 0.5 mm
     plate at z = 8 mm, 700 HU) and a disc beyond, blurred like a scan (``blur_mm``)."""
     step = 0.5
@@ -94,11 +100,11 @@ def _cement_below_the_plate(cement_top_mm: float, blur_mm: float = 0.6) -> flood
     to_index[0, 2] = to_index[1, 1] = to_index[2, 0] = 1.0 / step
     to_index[:3, 3] = 40.0
     to_index[3, 3] = 1.0
-    return flood._Native(values=ndimage.gaussian_filter(values, blur_mm / step),
+    return _Native(values=ndimage.gaussian_filter(values, blur_mm / step),
                          to_index=to_index)
 
 
-_POLAR_DEG = (np.arange(flood.POLAR_BINS) + 0.5) * 180.0 / flood.POLAR_BINS
+_POLAR_DEG = (np.arange(POLAR_BINS) + 0.5) * 180.0 / POLAR_BINS
 
 
 def _snapped(cement_top_mm: float, surface_mm: float, rays: np.ndarray, blur_mm: float
@@ -109,10 +115,10 @@ def _snapped(cement_top_mm: float, surface_mm: float, rays: np.ndarray, blur_mm:
     _, frame = _grid_and_frame()
     native = _cement_below_the_plate(cement_top_mm, blur_mm)
     polar = np.radians(_POLAR_DEG)
-    radius = np.full((flood.POLAR_BINS, flood.AZIMUTH_BINS), 20.0)
+    radius = np.full((POLAR_BINS, AZIMUTH_BINS), 20.0)
     found_mm = 11.0 if cement_top_mm >= 8.5 else surface_mm
     radius[rays] = found_mm / np.cos(polar[rays])[:, None]
-    after = flood._at_cement_edge(radius, native, frame, marrow=120.0)
+    after = _at_cement_edge(radius, native, frame, marrow=120.0)
     return radius, after, after[rays] * np.cos(polar[rays])[:, None]
 
 
@@ -150,7 +156,7 @@ def test_the_first_wall_is_found_again_from_a_moved_and_tilted_centre(tilt_deg: 
     left = np.array([1.0, 0.0, 0.0])
     new = BodyFrame(origin=np.array([1.0, -1.0, 2.0]), superior=np.cross(left, post),
                     left=left, posterior=post)
-    d = flood._same_wall(first, 18.0, new)
+    d = _same_wall(first, 18.0, new)
     point = new.origin + d * new.posterior
     # On the first wall's plane: 18 mm behind the first centre along its posterior axis.
     assert (point - first.origin) @ first.posterior == pytest.approx(18.0)
@@ -189,20 +195,20 @@ def test_the_next_bodys_marrow_beyond_a_bright_band_is_marked(blur_hu: float | N
     smooth, painted, centre, step = _column_of_bodies(
         [(8.0, 150.0), *rim, (12.0, 150.0), (17.0, 235.0), (60.0, 110.0)], painted_mm=8.0)
     for direction in (1, -1):
-        band = flood._neighbour_marrow(smooth, painted, centre, 150.0, step, direction)
+        band = _neighbour_marrow(smooth, painted, centre, 150.0, step, direction)
         assert band is not None and band.plane is not None
         lo, hi = sorted(abs(v) for v in _slab_mm(band.marrow, centre, step))
-        assert lo > 17.0 + 1.0 and hi < 17.0 + 2.0 * flood.NEIGHBOUR_MARROW_MM + 2.0
+        assert lo > 17.0 + 1.0 and hi < 17.0 + 2.0 * NEIGHBOUR_MARROW_MM + 2.0
 
 
 def test_no_next_body_is_marked_without_a_band() -> None:
     smooth, painted, centre, step = _column_of_bodies([(8.0, 150.0), (60.0, 140.0)], 8.0)
-    assert flood._neighbour_marrow(smooth, painted, centre, 140.0, step, 1) is None
+    assert _neighbour_marrow(smooth, painted, centre, 140.0, step, 1) is None
 
 
 def _plate_hits(near_share: float, near_clear: bool, seed: int = 0, *, slice_mm: float = 1.0,
                 beyond: float = 6.0, painted_over: bool = True
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, flood._Plates]:
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Plates]:
     """Endplate hits below a seed (direction -1) on a 40 x 40 lattice of columns: the
     body's own plate, slanted, where it shows; ``beyond`` voxels farther, the next body's
     plate where cement painted over the own one hides it (the middle of the body). On
@@ -217,13 +223,13 @@ def _plate_hits(near_share: float, near_clear: bool, seed: int = 0, *, slice_mm:
     for y, x, level in zip(ys[hidden], xs[hidden], np.rint(own[hidden]).astype(int),
                            strict=True):
         painted[level - 1:level + 8, y, x] = painted_over
-    clear = ~flood._near(painted, 3.0) if near_clear else np.zeros_like(painted)
+    clear = ~_near(painted, 3.0) if near_clear else np.zeros_like(painted)
     return k, ys, xs, _plates(painted, clear, slice_mm)
 
 
-def _plates(painted: np.ndarray, clear: np.ndarray, slice_mm: float) -> flood._Plates:
+def _plates(painted: np.ndarray, clear: np.ndarray, slice_mm: float) -> _Plates:
     """Plates read (none: the hits are given) beside ``painted`` cement."""
-    return flood._Plates(found={}, painted=painted, clear=clear, slice_mm=slice_mm,
+    return _Plates(found={}, painted=painted, clear=clear, slice_mm=slice_mm,
                          smooth=np.zeros(painted.shape, dtype=np.float32), marrow=0.0,
                          step=1.0)
 
@@ -236,25 +242,25 @@ def _is_own_plate(plane: np.ndarray | None) -> bool:
 def test_the_nearer_plate_is_the_bodys_where_cement_hides_it_in_the_middle(
         near_share: float) -> None:
     k, ys, xs, plates = _plate_hits(near_share, near_clear=True)
-    assert not _is_own_plate(flood._robust_plane(k, ys, xs, 2.0 / 0.9))
-    assert _is_own_plate(flood._endplate_plane(k, ys, xs, plates, -1, 0.9))
+    assert not _is_own_plate(_robust_plane(k, ys, xs, 2.0 / 0.9))
+    assert _is_own_plate(_endplate_plane(k, ys, xs, plates, -1, 0.9))
 
 
 def test_a_nearer_plate_seen_only_beside_the_cement_is_its_blur() -> None:
     k, ys, xs, plates = _plate_hits(0.45, near_clear=False)
-    assert not _is_own_plate(flood._endplate_plane(k, ys, xs, plates, -1, 0.9))
+    assert not _is_own_plate(_endplate_plane(k, ys, xs, plates, -1, 0.9))
 
 
 def test_a_nearer_plate_over_no_cement_is_no_hidden_plate() -> None:
     # A plate depressed by the fracture: the outer rim still shows the plate beyond.
     k, ys, xs, plates = _plate_hits(0.45, near_clear=True)
     unpainted = _plates(np.zeros_like(plates.painted), np.ones_like(plates.clear), 1.0)
-    assert not _is_own_plate(flood._endplate_plane(k, ys, xs, unpainted, -1, 0.9))
+    assert not _is_own_plate(_endplate_plane(k, ys, xs, unpainted, -1, 0.9))
 
 
 def test_no_nearer_plate_on_too_few_columns() -> None:
     k, ys, xs, plates = _plate_hits(0.2, near_clear=True)
-    assert not _is_own_plate(flood._endplate_plane(k, ys, xs, plates, -1, 0.9))
+    assert not _is_own_plate(_endplate_plane(k, ys, xs, plates, -1, 0.9))
 
 
 def test_the_nearer_plate_is_the_bodys_on_thick_slices_too() -> None:
@@ -262,15 +268,15 @@ def test_the_nearer_plate_is_the_bodys_on_thick_slices_too() -> None:
     # slanted plane seems to hold them all; the painted cement over the columns whose
     # first plate lies a disc farther still tells that the nearer plate is the body's.
     k, ys, xs, plates = _plate_hits(0.45, near_clear=True, slice_mm=3.0, beyond=7.0)
-    assert flood._robust_plane(k, ys, xs, 2.0) is None
-    assert flood._robust_plane(k, ys, xs, 3.0) is not None
-    assert _is_own_plate(flood._endplate_plane(k, ys, xs, plates, -1, 1.0))
+    assert _robust_plane(k, ys, xs, 2.0) is None
+    assert _robust_plane(k, ys, xs, 3.0) is not None
+    assert _is_own_plate(_endplate_plane(k, ys, xs, plates, -1, 1.0))
 
 
 def test_steps_on_thick_slices_without_cement_are_no_hidden_plate() -> None:
     k, ys, xs, plates = _plate_hits(0.45, near_clear=True, slice_mm=3.0, beyond=7.0,
                                     painted_over=False)
-    assert flood._endplate_plane(k, ys, xs, plates, -1, 1.0) is None
+    assert _endplate_plane(k, ys, xs, plates, -1, 1.0) is None
 
 
 def _leaning_box_radii(lean: float) -> np.ndarray:
@@ -278,7 +284,7 @@ def _leaning_box_radii(lean: float) -> np.ndarray:
     whose front and back walls lean ``lean`` mm back per mm up: a parallelogram seen from
     the side, its superior-posterior and inferior-anterior corners acute."""
     _, frame = _grid_and_frame()
-    directions = flood._directions(frame)
+    directions = _directions(frame)
     planes = [((0.0, 0.0, 1.0), 10.0), ((0.0, 0.0, -1.0), 10.0), ((1.0, 0.0, 0.0), 15.0),
               ((-1.0, 0.0, 0.0), 15.0), ((0.0, 1.0, -lean), 12.0), ((0.0, -1.0, lean), 12.0)]
     radius = np.full(directions.shape[:2], np.inf)
@@ -295,12 +301,12 @@ def test_cleaning_that_keeps_corners_still_removes_spikes_and_dents(lean: float)
     for it); on a wall the quadratic guard keeps them, and a spike or a dent still goes."""
     radius = _leaning_box_radii(lean)
     on_wall = np.ones(radius.shape, dtype=bool)
-    assert np.max(radius - flood._cleaned(radius)) > 2.5
-    np.testing.assert_allclose(flood._cleaned(radius, on_wall=on_wall), radius, atol=1e-9)
+    assert np.max(radius - _cleaned(radius)) > 2.5
+    np.testing.assert_allclose(_cleaned(radius, on_wall=on_wall), radius, atol=1e-9)
     for bump_mm in (8.0, -4.0):
         bumped = radius.copy()
         bumped[28:30, 40:42] += bump_mm
-        cleaned = flood._cleaned(bumped, on_wall=on_wall)
+        cleaned = _cleaned(bumped, on_wall=on_wall)
         assert np.max(np.abs(cleaned - radius)) < 0.6
 
 
@@ -320,4 +326,4 @@ def test_a_disc_brighter_than_the_marrow_is_told_from_blur(before: list[float], 
                                                            clear: bool, bright: bool) -> None:
     values = _column(before)
     clear_mask = np.full(len(values), clear)
-    assert flood._bright_disc_before(values, clear_mask, marrow, 0.7) is bright
+    assert _bright_disc_before(values, clear_mask, marrow, 0.7) is bright
