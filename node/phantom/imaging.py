@@ -94,7 +94,7 @@ def sharpened(hu: F32, pixel_mm: float, amount: float, sigma_mm: float = 1.0) ->
     """The image as a sharper (edge-enhancing, bone) kernel makes it: in-plane unsharp
     masking, which over- and undershoots at every edge, darkest in a rim a millimetre or
     two around dense cement."""
-    blurred = ndimage.gaussian_filter(hu, (0.0, sigma_mm / pixel_mm, sigma_mm / pixel_mm))
+    blurred = softened(hu, pixel_mm, sigma_mm)
     return np.asarray(hu + np.float32(amount) * (hu - blurred), dtype=np.float32)
 
 
