@@ -116,6 +116,13 @@ RETRY_ADDED_CEMENT = 0.01
 RETRY_LOST = 0.02         # a retry that holds the body: all but this much of it...
 RETRY_GROWN = 0.2         # ...grown by this much...
 RETRY_EDGE_TIE = 0.05     # ...on an edge at most this much less sharp is the whole body
+# A body this much cement may have been held at the cement's blur (noise, a soft kernel):
+# a retry that keeps all but HELD_LOST of it and grows by RETRY_GROWN, adding at most
+# HELD_ADDED_CEMENT cement, wins on an edge at most HELD_EDGE_TIE less sharp.
+HELD_MIN_CEMENT = 0.35
+HELD_LOST = 0.05
+HELD_ADDED_CEMENT = 0.06
+HELD_EDGE_TIE = 0.1
 PARTLY_CEMENT_ABOVE_MARROW_HU = 120.0   # a few per cent of cement in the voxel
 HELD_HALO_MM = 2.0      # painted over a body still held at its cement (a soft kernel's blur)
 # ...and over a seed that gave no body, when its cement is an injection, not a leak

@@ -8,7 +8,16 @@ import numpy as np
 import numpy.typing as npt
 
 from node.analysis.bodies import MOSTLY_CEMENT, Body, BoolArray, cement_fraction, edge_contrast_hu
-from node.analysis.flood.params import RETRY_ADDED_CEMENT, RETRY_EDGE_TIE, RETRY_GROWN, RETRY_LOST
+from node.analysis.flood.params import (
+    HELD_ADDED_CEMENT,
+    HELD_EDGE_TIE,
+    HELD_LOST,
+    HELD_MIN_CEMENT,
+    RETRY_ADDED_CEMENT,
+    RETRY_EDGE_TIE,
+    RETRY_GROWN,
+    RETRY_LOST,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +28,10 @@ def _better_body(first: Body | None, again: Body | None, hu: npt.NDArray[np.int1
 
     A body that is mostly cement is the cement's own edge, where a flooding stopped;
     between two that are not, the one on the sharper edge (``edge_contrast_hu``) is on
-    the cortical shell.
+    the cortical shell, unless the first may have been held at the cement's blur and the
+    other grew past it (``_grown_past_hold``): the edge contrast is read away from the
+    cement, which leaves out exactly the held part of a held body's surface, so there
+    the whole body only needs to be about as sharp.
     """
     if again is None or first is None:
         return first or again
@@ -28,11 +40,29 @@ def _better_body(first: Body | None, again: Body | None, hu: npt.NDArray[np.int1
     if first_cement or again_cement:
         choice = first if again_cement else again
     else:
-        choice = (again if edge_contrast_hu(again, hu, cement)
-                  > edge_contrast_hu(first, hu, cement) else first)
+        first_edge = edge_contrast_hu(first, hu, cement)
+        again_edge = edge_contrast_hu(again, hu, cement)
+        grown = (again_edge >= (1.0 - HELD_EDGE_TIE) * first_edge
+                 and _grown_past_hold(first, again, cement))
+        choice = again if again_edge > first_edge or grown else first
     if choice is again:
         logger.debug("the flooding with more cement painted over gives the body")
     return choice
+
+
+def _grown_past_hold(first: Body, again: Body, cement: BoolArray) -> bool:
+    """Whether ``again`` is ``first`` grown past a hold at the cement's blur: ``first``
+    holds enough cement to have been held there, and ``again`` keeps nearly all of it
+    and adds a good part to it, hardly any of that cement (noise moves the cement's own
+    edge between two floodings a little)."""
+    if cement_fraction(first, cement) < HELD_MIN_CEMENT:
+        return False
+    held = first.mask_in(again.box)
+    added = again.mask & ~held
+    n_added = np.count_nonzero(added)
+    return bool(np.count_nonzero(held & ~again.mask) <= HELD_LOST * first.voxel_count
+                and again.voxel_count >= (1.0 + RETRY_GROWN) * first.voxel_count
+                and np.count_nonzero(added & cement[again.box]) <= HELD_ADDED_CEMENT * n_added)
 
 
 def _grown_within_shell(body: Body, again: Body, hu: npt.NDArray[np.int16],

@@ -327,3 +327,40 @@ def test_a_disc_brighter_than_the_marrow_is_told_from_blur(before: list[float], 
     values = _column(before)
     clear_mask = np.full(len(values), clear)
     assert _bright_disc_before(values, clear_mask, marrow, 0.7) is bright
+
+
+def _held_and_whole(cement_from_row: int, back_shell_hu: int, whole_from_row: int = 0):
+    """A box body (1 mm voxels, 500 HU shell, 100 HU marrow) with cement in its front part,
+    the body flooded only up to 2 mm behind the cement, and the whole body (from
+    ``whole_from_row``) with the back of its shell at ``back_shell_hu``."""
+    from node.analysis.bodies import body_from_mask
+
+    shape = (40, 60, 60)
+    z, y, x = np.indices(shape)
+    inside = (abs(z - 20) <= 12) & (abs(y - 30) <= 15) & (abs(x - 30) <= 18)
+    shell = inside & ~ndimage.binary_erosion(inside)
+    hu = np.full(shape, 40, dtype=np.int16)
+    hu[inside] = 100
+    hu[shell] = np.where(y[shell] > 34, back_shell_hu, 500)
+    cement = (abs(z - 20) <= 9) & (y >= cement_from_row) & (y <= 32) & (abs(x - 30) <= 12)
+    hu[cement] = 2000
+    box = (slice(0, 40), slice(0, 60), slice(0, 60))
+    held = body_from_mask(inside & (y <= 34), box, np.eye(4), shape)
+    whole = body_from_mask(inside & (y >= whole_from_row), box, np.eye(4), shape)
+    return held, whole, hu, cement
+
+
+@pytest.mark.parametrize(("cement_from_row", "back_shell_hu", "whole_from_row", "grown"), [
+    (18, 380, 0, True),     # held (39 % cement), the whole body's edge 4 % less sharp
+    (18, 250, 0, False),    # ...19 % less sharp: not the same shell
+    (26, 340, 0, False),    # 18 % cement: no hold, the sharper edge decides
+    (18, 380, 17, False),   # the retry loses 10 % of the first body
+])
+def test_a_body_held_at_its_cement_gives_way_to_the_whole_one(
+        cement_from_row: int, back_shell_hu: int, whole_from_row: int, grown: bool) -> None:
+    from node.analysis.bodies import edge_contrast_hu
+    from node.analysis.flood.retries import _better_body
+
+    held, whole, hu, cement = _held_and_whole(cement_from_row, back_shell_hu, whole_from_row)
+    assert edge_contrast_hu(whole, hu, cement) < edge_contrast_hu(held, hu, cement)
+    assert (_better_body(held, whole, hu, cement) is whole) == grown
