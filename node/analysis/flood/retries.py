@@ -60,7 +60,9 @@ def _grown_past_hold(first: Body, again: Body, cement: BoolArray) -> bool:
     held = first.mask_in(again.box)
     added = again.mask & ~held
     n_added = np.count_nonzero(added)
-    return bool(np.count_nonzero(held & ~again.mask) <= HELD_LOST * first.voxel_count
+    # Counted against the whole of ``first``: any of it outside ``again``'s box is lost too.
+    kept = np.count_nonzero(held & again.mask)
+    return bool(first.voxel_count - kept <= HELD_LOST * first.voxel_count
                 and again.voxel_count >= (1.0 + RETRY_GROWN) * first.voxel_count
                 and np.count_nonzero(added & cement[again.box]) <= HELD_ADDED_CEMENT * n_added)
 
