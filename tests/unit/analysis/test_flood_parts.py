@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from node.analysis.bodies import Body, body_from_mask, edge_contrast_hu
 from node.analysis.flood.discs import _bright_disc_before, _neighbour_marrow
 from node.analysis.flood.grid import _Grid, _Native
 from node.analysis.flood.masks import _flooded_from, _near, _opened
 from node.analysis.flood.params import AZIMUTH_BINS, NEIGHBOUR_MARROW_MM, POLAR_BINS
 from node.analysis.flood.plates import _endplate_plane, _Plates, _robust_plane
 from node.analysis.flood.rays import _at_cement_edge, _cleaned, _directions, _first_exit, _on_rays
+from node.analysis.flood.retries import _better_body
 from node.analysis.flood.wall import _same_wall
 from node.analysis.frame import BodyFrame
 
@@ -59,7 +61,6 @@ def test_first_exit_crosses_short_gaps_only(gap_mm: float, followed: bool) -> No
 @pytest.mark.parametrize(("gap_mm", "same"), [(0.0, True), (2.5, True), (4.0, False)])
 def test_a_seed_next_to_a_found_body_belongs_to_it(gap_mm: float, same: bool) -> None:
     """Cement reaching a body's shell is that body's; the next body is farther away."""
-    from node.analysis.bodies import body_from_mask
     from node.analysis.pipeline import _near_body
 
     mask = np.zeros((20, 30, 30), dtype=bool)
@@ -329,12 +330,11 @@ def test_a_disc_brighter_than_the_marrow_is_told_from_blur(before: list[float], 
     assert _bright_disc_before(values, clear_mask, marrow, 0.7) is bright
 
 
-def _held_and_whole(cement_from_row: int, back_shell_hu: int, whole_from_row: int = 0):
+def _held_and_whole(cement_from_row: int, back_shell_hu: int, whole_from_row: int = 0
+                    ) -> tuple[Body, Body, np.ndarray, np.ndarray]:
     """A box body (1 mm voxels, 500 HU shell, 100 HU marrow) with cement in its front part,
     the body flooded only up to 2 mm behind the cement, and the whole body (from
     ``whole_from_row``) with the back of its shell at ``back_shell_hu``."""
-    from node.analysis.bodies import body_from_mask
-
     shape = (40, 60, 60)
     z, y, x = np.indices(shape)
     inside = (abs(z - 20) <= 12) & (abs(y - 30) <= 15) & (abs(x - 30) <= 18)
@@ -358,9 +358,6 @@ def _held_and_whole(cement_from_row: int, back_shell_hu: int, whole_from_row: in
 ])
 def test_a_body_held_at_its_cement_gives_way_to_the_whole_one(
         cement_from_row: int, back_shell_hu: int, whole_from_row: int, grown: bool) -> None:
-    from node.analysis.bodies import edge_contrast_hu
-    from node.analysis.flood.retries import _better_body
-
     held, whole, hu, cement = _held_and_whole(cement_from_row, back_shell_hu, whole_from_row)
     assert edge_contrast_hu(whole, hu, cement) < edge_contrast_hu(held, hu, cement)
     assert (_better_body(held, whole, hu, cement) is whole) == grown
